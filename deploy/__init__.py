@@ -1,0 +1,1 @@
+"""Local infrastructure: the Kafka broker from Maven Central, Prometheus and Grafana config."""

@@ -1,0 +1,1 @@
+"""fleetpulse: the CLI and process wiring of the endpoint-experience analytics pipeline."""

@@ -1,0 +1,1 @@
+"""The front door: HTTP collector, Kafka producer, DLQ and the fleet simulator."""

@@ -1,0 +1,1 @@
+"""Stream processors: pure aggregate, score, baseline and regression functions and their faust shell."""

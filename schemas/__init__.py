@@ -1,0 +1,1 @@
+"""The event contract: models, decoding, JSON Schema export and example events."""

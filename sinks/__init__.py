@@ -1,0 +1,1 @@
+"""Kafka to ClickHouse: backends, migrations, the batched writer and the read layer reports use."""
