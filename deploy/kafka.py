@@ -1,0 +1,270 @@
+"""The local Apache Kafka broker (KRaft, combined broker+controller) on loopback.
+
+Lifecycle: :func:`fetch_jars` (Maven, once, into an ignored cache folder) ->
+:meth:`LocalKafka.start` (write config, format storage once, launch the JVM with a parent-death
+signal, wait until it answers metadata requests) -> :meth:`LocalKafka.create_topics` ->
+:meth:`LocalKafka.stop` (SIGTERM, then SIGKILL after a deadline).
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+log = logging.getLogger("fleetpulse.kafka")
+
+DEPLOY_DIR = Path(__file__).resolve().parent
+POM = DEPLOY_DIR / "pom.xml"
+DEFAULT_CACHE = DEPLOY_DIR.parent / ".cache"
+_PR_SET_PDEATHSIG = 1
+
+
+class KafkaStartError(RuntimeError):
+    """The broker did not come up; the message carries the tail of its log."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fetch_jars(version: str, cache_dir: Path = DEFAULT_CACHE) -> Path:
+    """Download the broker's jars from Maven Central once; return the folder holding them."""
+    libs = cache_dir / f"kafka-{version}" / "libs"
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    libs.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        "mvn",
+        "-q",
+        "-B",
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        f"-Dkafka.version={version}",
+        f"-DoutputDirectory={libs}",
+    ]
+    log.info("fetching Kafka %s jars with Maven into %s", version, libs)
+    started = time.monotonic()
+    subprocess.run(cmd, check=True)
+    marker.write_text(version)
+    log.info("fetched Kafka jars in %.1fs", time.monotonic() - started)
+    return libs
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: the JVM gets SIGKILL if our process dies.
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def server_properties(data_dir: Path, port: int, controller_port: int, partitions: int) -> str:
+    listeners = f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        "listeners": listeners,
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(data_dir / "logs"),
+        "num.partitions": str(partitions),
+        # a single node: every internal topic has one replica
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        # tests and the demo start consumers right away; don't wait 3 s for more members
+        "group.initial.rebalance.delay.ms": "0",
+        "log.retention.hours": "168",
+        "log.segment.bytes": str(256 * 1024 * 1024),
+    }
+    return "".join(f"{k}={v}\n" for k, v in props.items())
+
+
+LOG4J2 = """\
+Configuration:
+  status: warn
+  Appenders:
+    RollingFile:
+      name: server
+      fileName: "${sys:kafka.logs.dir}/server.log"
+      filePattern: "${sys:kafka.logs.dir}/server.log.%i"
+      PatternLayout: {pattern: "[%d] %p %m (%c)%n"}
+      SizeBasedTriggeringPolicy: {size: 50MB}
+      DefaultRolloverStrategy: {max: 2}
+  Loggers:
+    Root:
+      level: info
+      AppenderRef: [{ref: server}]
+"""
+
+
+@dataclass
+class LocalKafka:
+    """One KRaft broker+controller process owned by this Python process."""
+
+    data_dir: Path
+    version: str = "4.1.1"
+    port: int = 0
+    heap_mb: int = 512
+    partitions: int = 6
+    cache_dir: Path = DEFAULT_CACHE
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    startup_s: float = field(default=0.0, init=False)
+    shutdown_s: float = field(default=0.0, init=False)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "server.log"
+
+    def _java(self, libs: Path, main: str, *args: str, heap_mb: int = 256) -> list[str]:
+        return [
+            "java",
+            f"-Xms{heap_mb}m",
+            f"-Xmx{heap_mb}m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dkafka.logs.dir={self.data_dir}",
+            f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.yaml'}",
+            "-cp",
+            f"{libs}/*",
+            main,
+            *args,
+        ]
+
+    def _configure(self, libs: Path) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.port == 0:
+            self.port = free_port()
+        props = self.data_dir / "server.properties"
+        props.write_text(server_properties(self.data_dir, self.port, free_port(), self.partitions))
+        (self.data_dir / "log4j2.yaml").write_text(LOG4J2)
+        if not (self.data_dir / "logs" / "meta.properties").exists():
+            cmd = self._java(libs, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props))
+            subprocess.run(cmd, check=True, capture_output=True)
+        return props
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        """Start the broker and return once it answers metadata requests."""
+        started = time.monotonic()
+        libs = fetch_jars(self.version, self.cache_dir)
+        props = self._configure(libs)
+        stdout = (self.data_dir / "stdout.log").open("ab")
+        self.process = subprocess.Popen(
+            self._java(libs, "kafka.Kafka", str(props), heap_mb=self.heap_mb),
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+            start_new_session=True,
+        )
+        stdout.close()
+        self._wait_ready(started + timeout_s)
+        self.startup_s = time.monotonic() - started
+        log.info("kafka %s ready on %s in %.1fs", self.version, self.bootstrap, self.startup_s)
+
+    def _wait_ready(self, deadline: float) -> None:
+        # the port opens before the broker serves metadata; wait for the port first so the client
+        # does not log a refused connection every 50 ms
+        admin: AdminClient | None = None
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise KafkaStartError(f"broker exited with {self.process.returncode}: {self._log_tail()}")
+            if admin is None:
+                if _port_open(self.port):
+                    admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
+                else:
+                    time.sleep(0.1)
+                continue
+            try:
+                if admin.list_topics(timeout=1.0).brokers:
+                    return
+            except Exception:
+                time.sleep(0.1)
+        self.stop()
+        raise KafkaStartError(f"broker not ready in time: {self._log_tail()}")
+
+    def _log_tail(self, lines: int = 30) -> str:
+        for path in (self.data_dir / "stdout.log", self.log_file):
+            if path.exists():
+                return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
+
+    def create_topics(self, topics: dict[str, int]) -> None:
+        create_topics(self.bootstrap, topics)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """SIGTERM the broker (a clean shutdown), SIGKILL it if it outlives the deadline."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        started = time.monotonic()
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning("kafka did not stop in %.0fs; killing it", timeout_s)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        self.shutdown_s = time.monotonic() - started
+        log.info("kafka stopped in %.1fs", self.shutdown_s)
+
+    def __enter__(self) -> LocalKafka:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def create_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 30.0) -> None:
+    """Create each topic with its partition count; topics that exist already are left as they are."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    wanted = [
+        NewTopic(name, num_partitions=n, replication_factor=1)
+        for name, n in topics.items()
+        if name not in existing
+    ]
+    if not wanted:
+        return
+    for name, future in admin.create_topics(wanted, operation_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+        except Exception as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+            log.debug("topic %s already exists", name)
