@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,7 +50,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def new_topic(kafka_bootstrap: str) -> Iterator[object]:
+def new_topic(kafka_bootstrap: str) -> Callable[..., str]:
     """A factory creating uniquely named topics: ``new_topic(partitions) -> name``."""
 
     def make(partitions: int = 3, prefix: str = "t") -> str:
