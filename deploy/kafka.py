@@ -72,8 +72,10 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: the JVM gets SIGKILL if our process dies.
+def child_preexec() -> None:
+    """Runs in a child between fork and exec: it gets SIGKILL if our process dies, and it does
+    not inherit a signal mask our process may have set to wait for SIGINT/SIGTERM itself."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -188,7 +190,7 @@ class LocalKafka:
             stdout=stdout,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=child_preexec,
             start_new_session=True,
         )
         stdout.close()
@@ -268,3 +270,18 @@ def create_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 30.
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
             log.debug("topic %s already exists", name)
+
+
+def main() -> None:
+    """``python -m deploy.kafka fetch``: download the broker's jars (used by ./dev)."""
+    import sys
+
+    if sys.argv[1:] != ["fetch"]:
+        raise SystemExit("usage: python -m deploy.kafka fetch")
+    from fleetpulse.settings import load_settings
+
+    print(f"kafka jars: {fetch_jars(load_settings().kafka_version)}")
+
+
+if __name__ == "__main__":
+    main()

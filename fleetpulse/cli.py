@@ -1,0 +1,122 @@
+"""The one console script, ``fleetpulse``, with thin subcommands.
+
+Each subcommand: parse -> settings (built once here) -> check dependencies -> build -> run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fleetpulse.settings import Settings, load_settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+@click.group()
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """fleetpulse: real-time endpoint-experience analytics (Kafka, faust, ClickHouse)."""
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    ctx.obj = settings
+
+
+@cli.command()
+@click.option("--store-only", is_flag=True, help="Only Kafka and the store (no collector, no processors).")
+@click.pass_context
+def up(ctx: click.Context, store_only: bool) -> None:
+    """Start the whole local stack in the foreground; Ctrl-C stops every part."""
+    from fleetpulse.stack import run_stack
+
+    run_stack(_settings(ctx), with_pipeline=not store_only)
+
+
+@cli.command()
+@click.pass_context
+def sink(ctx: click.Context) -> None:
+    """Own the ClickHouse store: apply migrations, write what Kafka carries, serve reads."""
+    from sinks.main import run_sink
+
+    run_sink(_settings(ctx))
+
+
+@cli.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Apply the ClickHouse migrations that have not run yet (idempotent)."""
+    from sinks.clickhouse import open_backend
+    from sinks.migrations import migrate as apply
+
+    settings = _settings(ctx)
+    backend = open_backend(settings.clickhouse_url_resolved)
+    try:
+        applied = apply(backend, settings)
+    finally:
+        backend.close()
+    click.echo(f"{len(applied)} migration(s) applied" + "".join(f"\n  {name}" for name in applied))
+
+
+def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
+        params[name] = value
+    return params
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--param", "-p", multiple=True, help="Bind {NAME:Type} in QUERY: NAME=VALUE (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_context
+def sql(ctx: click.Context, query: str, param: tuple[str, ...], as_json: bool) -> None:
+    """Run QUERY against ClickHouse (through the running stack when there is one)."""
+    from fleetpulse.table import render_table
+    from sinks.reader import open_reader
+
+    reader = open_reader(_settings(ctx))
+    try:
+        rows = reader.query_json(query, _parse_params(param))
+    finally:
+        reader.close()
+    if as_json:
+        click.echo(json.dumps(rows, default=str))
+    else:
+        click.echo(render_table(rows))
+
+
+@cli.group()
+def schemas() -> None:
+    """The event contract."""
+
+
+@schemas.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def schemas_export(directory: Path) -> None:
+    """Write one JSON Schema per event type into DIRECTORY."""
+    from schemas.export import export_json_schemas
+
+    for path in export_json_schemas(directory):
+        click.echo(str(path))
+
+
+def main() -> None:
+    cli(prog_name="fleetpulse")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""``fleetpulse up``: the whole local stack in the foreground.
+
+start Kafka (unless ``KAFKA_BOOTSTRAP`` names one) -> create topics -> start each service as a
+child process (it dies with us) -> wait for every ``/healthz`` -> record endpoints -> wait for
+SIGINT/SIGTERM -> stop services (SIGTERM, deadline, SIGKILL) -> stop Kafka.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from deploy.kafka import LocalKafka, child_preexec, create_topics
+from fleetpulse.runfile import clear_endpoints, write_endpoints
+from fleetpulse.settings import Settings
+
+
+class StackError(RuntimeError):
+    """A part of the local stack failed to start."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """A fleetpulse process the stack runs: its CLI subcommand and its HTTP address."""
+
+    name: str
+    argv: tuple[str, ...]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def services(settings: Settings, with_pipeline: bool) -> list[Service]:
+    """The sink owns the embedded store and serves reads; collector and processors join it."""
+    chosen = [Service("sink", ("sink",), settings.sink_port)]
+    if with_pipeline:
+        chosen.append(Service("processor", ("process",), settings.processor_metrics_port))
+        chosen.append(Service("collector", ("collector",), settings.collector_port))
+    return chosen
+
+
+def _say(message: str) -> None:
+    print(f"[fleetpulse up] {message}", flush=True)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as resp:
+            return int(resp.status) == 200
+    except OSError:
+        return False
+
+
+def _start(service: Service, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "fleetpulse.cli", *service.argv]
+    # its own session: a terminal's Ctrl-C reaches only us, and we stop the services in order
+    return subprocess.Popen(
+        argv, env=env, stdin=subprocess.DEVNULL, preexec_fn=child_preexec, start_new_session=True
+    )
+
+
+def _wait_healthy(service: Service, proc: subprocess.Popen[bytes], timeout_s: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if proc.poll() is not None:
+            raise StackError(f"{service.name} exited with code {proc.returncode} while starting")
+        if _healthy(service.url):
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise StackError(f"{service.name} not healthy at {service.url}/healthz after {timeout_s:.0f}s")
+
+
+def _stop(procs: dict[str, subprocess.Popen[bytes]], deadline_s: float) -> None:
+    # stop in reverse start order: the collector first, the sink (which flushes) last
+    for name, proc in reversed(list(procs.items())):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=deadline_s)
+        except subprocess.TimeoutExpired:
+            _say(f"{name} did not stop within {deadline_s:.0f}s; killing it")
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def _kafka(settings: Settings) -> Iterator[str]:
+    if settings.kafka_bootstrap:
+        yield settings.kafka_bootstrap
+        return
+    broker = LocalKafka(
+        data_dir=settings.data_dir.resolve() / "kafka",
+        version=settings.kafka_version,
+        heap_mb=settings.kafka_heap_mb,
+        partitions=settings.partitions_events,
+    )
+    broker.start()
+    _say(
+        f"kafka {settings.kafka_version} (KRaft) listening on {broker.bootstrap} "
+        f"(started in {broker.startup_s:.1f}s)"
+    )
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+        _say(f"kafka stopped in {broker.shutdown_s:.1f}s")
+
+
+def _wait_for_signal() -> int:
+    received = signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    return int(received)
+
+
+def run_stack(settings: Settings, *, with_pipeline: bool = False, stop_deadline_s: float = 30.0) -> None:
+    """Run the local stack until SIGINT/SIGTERM; leave no process behind."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    with _kafka(settings) as bootstrap:
+        create_topics(bootstrap, settings.topic_partitions())
+        env = {
+            **os.environ,
+            "FLEETPULSE_KAFKA_BOOTSTRAP": bootstrap,
+            "FLEETPULSE_DATA_DIR": str(settings.data_dir.resolve()),
+        }
+        endpoints = {"kafka": bootstrap, "clickhouse": settings.clickhouse_url_resolved}
+        try:
+            for service in services(settings, with_pipeline):
+                procs[service.name] = _start(service, env)
+                took = _wait_healthy(service, procs[service.name], timeout_s=120)
+                endpoints[service.name] = service.url
+                _say(f"{service.name} listening on {service.url} (healthy in {took:.1f}s)")
+            write_endpoints(settings.data_dir, endpoints)
+            _say("ready; Ctrl-C stops everything")
+            _say(f"received signal {_wait_for_signal()}; stopping")
+        finally:
+            started = time.monotonic()
+            _stop(procs, stop_deadline_s)
+            clear_endpoints(settings.data_dir)
+            _say(f"services stopped in {time.monotonic() - started:.1f}s")

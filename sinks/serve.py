@@ -1,0 +1,77 @@
+"""Reads over loopback for the process that owns the ClickHouse store.
+
+An embedded (chdb) store can be open in one process only; that process (the sink) serves
+``POST /v1/query`` so the CLI's ``sql`` and reports can read while it writes. Queries run on one
+worker thread, one at a time, with parameters bound by ClickHouse, never pasted into SQL.
+
+``POST /v1/query``  body ``{"sql": "...", "params": {"name": value}}`` ->
+``{"columns": [...], "rows": [[...], ...]}``, or 400 ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+
+from sinks.clickhouse import Backend
+
+BACKEND_KEY = web.AppKey("backend", Backend)
+EXECUTOR_KEY = web.AppKey("executor", ThreadPoolExecutor)
+REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
+def run_query(backend: Backend, sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run one read and shape it as columns + rows (the wire form of ``/v1/query``)."""
+    rows = backend.query_json(sql, params)
+    columns = list(rows[0]) if rows else []
+    return {"columns": columns, "rows": [list(r.values()) for r in rows]}
+
+
+async def _query(request: web.Request) -> web.Response:
+    try:
+        body = orjson.loads(await request.read())
+        sql, params = body["sql"], body.get("params") or {}
+        if not isinstance(sql, str) or not isinstance(params, dict):
+            raise TypeError("sql must be a string and params an object")
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        return web.Response(
+            status=400, body=_dumps({"error": f"bad request: {exc}"}), content_type="application/json"
+        )
+    loop = asyncio.get_running_loop()
+    try:
+        result = await loop.run_in_executor(
+            request.app[EXECUTOR_KEY], run_query, request.app[BACKEND_KEY], sql, params
+        )
+    except Exception as exc:  # a bad query is the client's error, never the server's end
+        return web.Response(status=400, body=_dumps({"error": str(exc)}), content_type="application/json")
+    return web.Response(body=_dumps(result), content_type="application/json")
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(request.app[REGISTRY_KEY]), content_type="text/plain")
+
+
+def make_read_app(
+    backend: Backend, registry: CollectorRegistry, executor: ThreadPoolExecutor
+) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    app[BACKEND_KEY] = backend
+    app[EXECUTOR_KEY] = executor
+    app[REGISTRY_KEY] = registry
+    app.router.add_post("/v1/query", _query)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    return app
