@@ -78,6 +78,26 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # -- collector (ingest/): limits, dedup window, producer queue and backpressure
+    collector_max_body_bytes: int = Field(default=3 * 1024 * 1024, ge=1024)  # compressed, as sent
+    collector_max_decoded_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)  # after decompression
+    collector_max_expansion: int = Field(default=20, ge=1)  # decoded <= this x compressed size
+    collector_max_records: int = Field(default=500, ge=1)  # records per request
+    collector_max_record_bytes: int = Field(default=64 * 1024, ge=256)  # one NDJSON line
+    collector_dlq_max_value_bytes: int = Field(default=64 * 1024, ge=256)  # raw line kept in the DLQ
+    collector_dedup_max_entries: int = Field(default=2_000_000, ge=1)  # identities remembered
+    collector_dedup_window_s: float = Field(default=24 * 3600.0, gt=0)  # and for at most this long
+    collector_queue_max_messages: int = Field(default=200_000, ge=1)  # librdkafka local queue
+    collector_queue_max_kbytes: int = Field(default=256 * 1024, ge=1)  # librdkafka local queue
+    collector_inflight_high_water: float = Field(default=0.8, gt=0, le=1)  # 503 above this share
+    collector_linger_ms: int = Field(default=10, ge=0)
+    collector_batch_bytes: int = Field(default=1_000_000, ge=1)
+    collector_delivery_timeout_ms: int = Field(default=30_000, ge=1000)  # librdkafka message.timeout.ms
+    collector_retry_after_s: int = Field(default=5, ge=1)  # Retry-After on 503
+    collector_health_interval_s: float = Field(default=5.0, gt=0)  # metadata probe period
+    collector_health_max_age_s: float = Field(default=15.0, gt=0)  # probe older than this: unhealthy
+    collector_shutdown_timeout_s: float = Field(default=20.0, gt=0)  # drain + flush deadline
+
     @property
     def clickhouse_url_resolved(self) -> str:
         """The ClickHouse URL, defaulting to an embedded store under ``data_dir``."""
