@@ -36,4 +36,6 @@ def open_backend(url: str) -> Backend:
         return ServerBackend(url)
     if "://" not in url and url:
         return ChdbBackend(url)
-    raise ValueError(f"unsupported ClickHouse URL {url!r}: use chdb://DIR or clickhouse://user:pass@host:9000/db")
+    raise ValueError(
+        f"unsupported ClickHouse URL {url!r}: use chdb://DIR or clickhouse://user:pass@host:9000/db"
+    )

@@ -97,7 +97,7 @@ class ChdbBackend:
         if not data or not len(data[0]):
             return
         payload = orjson.dumps([c if isinstance(c, list) else list(c) for c in data], option=_ORJSON_OPTIONS)
-        settings = ["date_time_input_format = 'best_effort'"]
+        settings = ["date_time_input_format = 'best_effort'", "input_format_json_named_tuples_as_objects = 0"]
         if dedup_token is not None:
             settings.append(f"insert_deduplication_token = '{check_dedup_token(dedup_token)}'")
         statement = f"INSERT INTO {table} ({', '.join(columns)}) SETTINGS {', '.join(settings)}"
