@@ -46,7 +46,9 @@ _INT64_MAX: Final = 2**63 - 1
 # Anything that might hide a duplicate-key or control-character problem the fast path cannot see:
 # a backslash (escapes), DEL, C1 controls (U+0080–009F), bidi overrides/isolates (U+202A–202E,
 # U+2066–2069), or a run of 19+ digits (a possible int beyond int64).
-_SUSPECT: Final = re.compile(rb"\\|\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]|[0-9]{19}")
+_SUSPECT_NON_ASCII: Final = re.compile(rb"\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
+_DIGITS_TO_9: Final = bytes.maketrans(b"012345678", b"999999999")
+_NINETEEN_DIGITS: Final = b"9" * 19
 _BAD_CHARS: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -61,7 +63,7 @@ def decode(raw: bytes | str, *, received_at: datetime | None = None) -> Event:
         raise InvalidEvent("too_large", None, f"record of {len(data)} bytes > {MAX_RECORD_BYTES}")
     obj = _parse(data)
     _check_shape(obj)
-    if _SUSPECT.search(data) is None:
+    if not _suspect(data):
         # No escapes: every ':' outside strings is a key separator, every ':' inside strings survives
         # parsing, so the raw and re-serialized colon counts differ exactly when keys were dropped.
         if data.count(b":") != orjson.dumps(obj).count(b":"):
@@ -80,6 +82,15 @@ def decode(raw: bytes | str, *, received_at: datetime | None = None) -> Event:
         )
     record.data.check(record)
     return Event(record, obj)
+
+
+def _suspect(data: bytes) -> bool:
+    """Cheap test (no regex on plain ASCII records): could the fast checks miss something here?"""
+    if b"\\" in data or b"\x7f" in data:
+        return True
+    if not data.isascii() and (b"\xc2" in data or b"\xe2" in data) and _SUSPECT_NON_ASCII.search(data):
+        return True
+    return _NINETEEN_DIGITS in data.translate(_DIGITS_TO_9)
 
 
 def _to_bytes(raw: bytes | str) -> bytes:
@@ -104,7 +115,7 @@ def _parse(data: bytes) -> dict[str, Any]:
         msg = str(exc)
         if "depth limit" in msg or "recursion" in msg:
             raise InvalidEvent("too_deep", None, msg) from None
-        if "UTF-8" in msg or "surrogate" in msg:
+        if ("UTF-8" in msg and "BOM" not in msg) or "surrogate" in msg:
             raise InvalidEvent("encoding_error", None, msg) from None
         raise InvalidEvent("parse_error", None, msg) from None
     if not isinstance(obj, dict):
