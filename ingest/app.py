@@ -58,9 +58,10 @@ def make_app(
         with contextlib.suppress(asyncio.CancelledError):
             await probe
 
-    app = web.Application()
+    # auto_decompress off: aiohttp would inflate gzip/deflate bodies without our caps
+    app = web.Application(handler_args={"auto_decompress": False})
     app.cleanup_ctx.append(lifecycle)
-    app.router.add_post("/v1/events", endpoint)
+    app.router.add_post("/v1/events", endpoint.handle)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
     return app

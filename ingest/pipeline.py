@@ -52,7 +52,8 @@ class EventsEndpoint:
         self.limits = BodyLimits.from_settings(settings)
         self.ack_timeout_s = settings.collector_delivery_timeout_ms / 1000 + 5.0
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
+        """The aiohttp handler: run :meth:`ingest`, map refusals to their status, count."""
         started = time.perf_counter()
         try:
             response = await self.ingest(request)

@@ -55,7 +55,7 @@ def fresh_record(
     examples = _examples()
     record = copy.deepcopy(examples[name])
     moment = now or datetime.now(UTC)
-    record = _shift(record, (moment - timedelta(seconds=1)) - parse_time(record["time"]))
+    record = dict(_shift(record, (moment - timedelta(seconds=1)) - parse_time(record["time"])))
     record["ext"]["device"]["localId"] = device_guid(device)
     record["ext"]["sdk"]["epoch"] = epoch
     record["ext"]["sdk"]["seq"] = seq
