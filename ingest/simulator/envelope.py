@@ -3,6 +3,8 @@
 Events are ordered by time; each takes the boot and agent run (``ext.sdk.epoch``) in effect at
 its time, ``ext.sdk.seq`` counts +1 per event and restarts at 1 in every new epoch, and
 heartbeats get their delivery counters from the events actually generated since the last one.
+Records of one device-day share their ``ext.device``/``os``/``protocol``/``user``/``loc``
+sub-objects: copy a record before mutating those.
 """
 
 from __future__ import annotations
@@ -53,37 +55,48 @@ def assemble(
     """Records for ``evs`` in time order; updates ``st`` (seq, heartbeat counters)."""
     evs.sort(key=lambda e: (e[0], e[1]))
     out: list[dict[str, Any]] = []
-    k = 0
+    # Sub-objects that do not change within a device-day are shared between records.
+    device = {"localId": ident.local_id, "deviceClass": "Windows.Desktop"}
+    protocol = {"devMake": ident.make, "devModel": ident.model}
+    user = {"localId": ident.user}
+    loc = {"tz": ident.tz}
+    install_id = ident.install_id
+    k, nsegs = 0, len(segs)
     seg = segs[0]
+    os_ext = {"name": "Windows", "ver": seg[3], "bootId": seg[1]}
+    epoch = seg[2]
     seq = st.seq
+    append = out.append
     for t, _, name, data in evs:
-        while k + 1 < len(segs) and segs[k + 1][0] <= t:
+        while k + 1 < nsegs and segs[k + 1][0] <= t:
             k += 1
-            if segs[k][2] != seg[2]:
+            if segs[k][2] != epoch:
                 seq = 0
             seg = segs[k]
+            epoch = seg[2]
+            os_ext = {"name": "Windows", "ver": seg[3], "bootId": seg[1]}
         seq += 1
         st.since_hb += 1
         if name == HEARTBEAT:
             _fill_heartbeat(data, t, st, r)
-        out.append(
+        append(
             {
                 "ver": "4.0",
                 "name": name,
                 "time": fmt_time(t),
                 "iKey": ikey,
                 "ext": {
-                    "device": {"localId": ident.local_id, "deviceClass": "Windows.Desktop"},
-                    "os": {"name": "Windows", "ver": seg[3], "bootId": seg[1]},
-                    "sdk": {"ver": SDK_VER, "epoch": seg[2], "seq": seq, "installId": ident.install_id},
-                    "protocol": {"devMake": ident.make, "devModel": ident.model},
-                    "user": {"localId": ident.user},
-                    "loc": {"tz": ident.tz},
+                    "device": device,
+                    "os": os_ext,
+                    "sdk": {"ver": SDK_VER, "epoch": epoch, "seq": seq, "installId": install_id},
+                    "protocol": protocol,
+                    "user": user,
+                    "loc": loc,
                 },
                 "data": data,
             }
         )
-    if segs[-1][2] != seg[2]:  # the agent restarted after the last event: a fresh epoch
+    if segs[-1][2] != epoch:  # the agent restarted after the last event: a fresh epoch
         seq = 0
     st.seq = seq
     return out
@@ -93,7 +106,7 @@ def _fill_heartbeat(d: Data, t: int, st: Delivery, r: Rand) -> None:
     st.hb_seq += 1
     d["heartbeatSeq"] = st.hb_seq
     d["eventsGenerated"] = st.since_hb
-    attempts = r.randint(4, 12)
+    attempts = r.ri(4, 12)
     d["uploadAttempts"] = attempts
     if st.offline:
         st.queued += st.since_hb

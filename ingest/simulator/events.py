@@ -6,6 +6,7 @@ envelope is added by :mod:`ingest.simulator.timeline` once the device's events a
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,8 @@ from ingest.simulator.rand import Rand, fmt_time
 
 Data = dict[str, Any]
 AddFn = Callable[[int, str, Data], None]
+_PROC_PAIRS = list(itertools.permutations(BACKGROUND_PROCESSES, 2))
+_PROC_TRIPLES = list(itertools.permutations(BACKGROUND_PROCESSES, 3))
 
 CENSUS = "Fleet.Census.Device"
 APP_ADD = "Fleet.Inventory.AppAdd"
@@ -162,7 +165,7 @@ def boot(
         "userLogonWaitMs": wait,
         "userProfileProcessingMs": profile_ms,
         "explorerInitMs": explorer,
-        "numStartupApps": r.randint(5, 40),
+        "numStartupApps": r.ri(5, 40),
     }
     if r.random() < 0.15:
         slow = min(r.lognorm(4000, 12000, 500, 60_000), core)
@@ -189,7 +192,7 @@ def logon(
     gp = r.lognorm(*prof["gpLogon"], 1000, 600_000) // 1000 * 1000 if domain else 0
     responsive = r.lognorm(*prof["responsive"], 500, 600_000)
     desktop = core + gp
-    top = r.sample(BACKGROUND_PROCESSES, 3)
+    top = _PROC_TRIPLES[int(r.random() * len(_PROC_TRIPLES))]
     d: Data = {
         "schemaVersion": 1,
         "logonId": r.guid(),
@@ -303,7 +306,7 @@ def app_usage(r: Rand, app: App, version: str, session_id: str, start_ms: int) -
         "appPublisher": app.publisher,
         "keyboardInputSec": int(active / 1000 * r.uniform(0.05, 0.3)),
         "mouseInputSec": int(active / 1000 * r.uniform(0.1, 0.4)),
-        "focusLostCount": r.randint(0, 20),
+        "focusLostCount": r.ri(0, 20),
     }
     d["audioOutMs"] = int(window * r.uniform(0.3, 1.0)) if app.audio and r.random() < 0.5 else 0
     return d
@@ -317,7 +320,7 @@ def resource(r: Rand, window_start_ms: int, ram_mb: int, hdd: bool) -> Data:
     ram_spike = int(usage * min(r.lognorm(ram_med, ram_p90, 0.0, 1.0), 1.0))
     cpu_avg = round(r.uniform(4, 30), 1)
     ram_avg = round(r.uniform(35, 85) if ram_mb <= 8192 else r.uniform(25, 60), 1)
-    top = r.sample(BACKGROUND_PROCESSES, 2)
+    top = _PROC_PAIRS[int(r.random() * len(_PROC_PAIRS))]
     return {
         "schemaVersion": 1,
         "windowStart": fmt_time(window_start_ms),

@@ -47,11 +47,11 @@ def _mutate(rec: Record, reason: str, r: Rand) -> None:
     if reason == "time_out_of_range":
         rec["time"] = STALE if name in _STALE_OK and r.random() < 0.5 else FAR_FUTURE
     elif reason == "out_of_range":
-        data[_NEGATIVE[name]] = -r.randint(1, 50_000)
+        data[_NEGATIVE[name]] = -r.ri(1, 50_000)
     elif name == ev.BOOT:
-        data["mainPathMs"] += r.randint(5000, 20000)
+        data["mainPathMs"] += r.ri(5000, 20000)
     elif name == ev.LOGON:
-        data["desktopShownMs"] = data["coreLogonMs"] + data["gpLogonMs"] + r.randint(5000, 20000)
+        data["desktopShownMs"] = data["coreLogonMs"] + data["gpLogonMs"] + r.ri(5000, 20000)
         data["totalLogonMs"] = data["desktopShownMs"] + data["responsiveDesktopMs"]
     else:
         data["isAbnormal"] = not data["isAbnormal"]

@@ -43,6 +43,19 @@ class Rand(random.Random):
         value = median * math.exp(sigma * self.gauss(0.0, 1.0))
         return int(min(max(value, lo), hi))
 
+    def ri(self, a: int, b: int) -> int:
+        """Integer in ``[a, b]`` (a faster ``randint``)."""
+        return a + int(self.random() * (b - a + 1))
+
+    def distinct(self, n: int, k: int) -> list[int]:
+        """``k`` distinct sorted integers from ``range(n)`` (``k`` ≤ ``n``)."""
+        if k * 3 > n:
+            return sorted(self.sample(range(n), k))
+        picked: set[int] = set()
+        while len(picked) < k:
+            picked.add(int(self.random() * n))
+        return sorted(picked)
+
     def poisson(self, lam: float) -> int:
         """Poisson draw by inversion (small ``lam``)."""
         if lam <= 0.0:

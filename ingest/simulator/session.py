@@ -49,7 +49,7 @@ def device_day(w: World, d: int, i: int, dr: DayDraws, r: Rand) -> tuple[list[Ti
     t0, t_end = dr.t0, dr.t_end
     pending = int(f.update_pending[i])
     bsod = dr.u_bsod < m.stop_errors_per_month / 30.0 * float(f.mult_stop[i])
-    t_user = t0 + r.randint(3000, 15000)
+    t_user = t0 + r.ri(3000, 15000)
     if pending >= 0 or bsod or dr.u_boot < (0.45 if m.has_battery else 0.3):
         update = pending >= 0
         if update:
@@ -77,21 +77,21 @@ def device_day(w: World, d: int, i: int, dr: DayDraws, r: Rand) -> tuple[list[Ti
         bdata, to_signin, total = ev.boot(
             r, m, boot_id, t0, domain, update, fast, float(f.mult_boot[i]), float(f.mult_gp[i])
         )
-        agent = t0 + bdata["coreBootMs"] + r.randint(500, 3000)
+        agent = t0 + bdata["coreBootMs"] + r.ri(500, 3000)
         last_end, last_boot = int(f.last_end_ms[i]), int(f.last_boot_ms[i])
         add(agent, ev.TRANSITION, ev.transition(r, prev, boot_id, cat, last_end, last_boot))
         if bsod:
-            add(agent + r.randint(1000, 20000), ev.STOP, ev.stop_error(r, m, prev, last_end))
-        add(t0 + total + r.randint(200, 2000), ev.BOOT, bdata)
+            add(agent + r.ri(1000, 20000), ev.STOP, ev.stop_error(r, m, prev, last_end))
+        add(t0 + total + r.ri(200, 2000), ev.BOOT, bdata)
         ldata, ltotal = ev.logon(
             r, m, boot_id, t0 + to_signin, domain, r.random() < 0.01, float(f.mult_logon[i])
         )
-        add(t0 + to_signin + ltotal + r.randint(100, 1000), ev.LOGON, ldata)
+        add(t0 + to_signin + ltotal + r.ri(100, 1000), ev.LOGON, ldata)
         t_user = t0 + to_signin + ldata["desktopShownMs"]
         f.boot_id[i], f.last_boot_ms[i] = boot_id, t0
     ram, hdd = int(f.ram_mb[i]), m.disk == "hdd"
     add(
-        t_user + r.randint(20000, 90000),
+        t_user + r.ri(20000, 90000),
         ev.CENSUS,
         ev.census(
             m,
@@ -117,7 +117,7 @@ def device_day(w: World, d: int, i: int, dr: DayDraws, r: Rand) -> tuple[list[Ti
     _hourly(w, i, m.battery_mwh, ram, hdd, t_user, t_end, r, add)
     if dr.u_agent < 0.01:  # the agent restarted on its own (update, crash): a new epoch
         epoch_n += 1
-        segs.append((r.randint(t_user + 120_000, t_end), boot_id, str(base + epoch_n), os_ver))
+        segs.append((r.ri(t_user + 120_000, t_end), boot_id, str(base + epoch_n), os_ver))
     f.epoch_n[i] = epoch_n
     f.last_end_ms[i] = max(t_end, max(e[0] for e in evs) + 1000)
     return evs, segs
@@ -138,7 +138,7 @@ def _changes(
             continue  # app not installed: the update never reaches this device
         w.inj.applied_day[k][i] = d
         w.inj.apply_effect(k, w.fleet, i)
-        when = t + r.randint(0, 60_000) if j >= 0 else r.randint(t, mid)
+        when = t + r.ri(0, 60_000) if j >= 0 else r.ri(t, mid)
         frm = inj.from_version
         if j >= 0:
             frm, vers[j], changed = w.apps.versions[j][vers[j]], w.inj.version_index[k], True
@@ -161,7 +161,7 @@ def _changes(
         rel = w.apps.release_day[j]
         if 0 <= v < top and 0 <= rel <= d and r.random() < 0.3:
             app, new = APPS[j], w.apps.versions[j][top]
-            when = t + r.randint(0, 60_000)
+            when = t + r.ri(0, 60_000)
             add(
                 when,
                 ev.CONFIG,
@@ -182,7 +182,7 @@ def _changes(
         and dr.u_os < 0.3
     ):
         f.os_wave[i] = wave
-        when = r.randint(t, mid)
+        when = r.ri(t, mid)
         kb = OS_UPDATE_KB[min(ubr + 1, len(OS_UPDATE_KB) - 1)]
         add(
             when,
@@ -200,11 +200,11 @@ def _changes(
     u = r.random()
     if u < 0.05:
         cid, name = BACKGROUND_POLICIES[r.randrange(len(BACKGROUND_POLICIES))]
-        when = r.randint(t, mid)
+        when = r.ri(t, mid)
         add(when, ev.CONFIG, ev.config_change("policy", cid, name, when - 1000))
     elif u < 0.06:
         cid, name, ver = BACKGROUND_DRIVERS[r.randrange(len(BACKGROUND_DRIVERS))]
-        when = r.randint(t, mid)
+        when = r.ri(t, mid)
         add(when, ev.CONFIG, ev.config_change("driver", cid, name, when - 1000, None, ver))
     return changed
 
@@ -220,20 +220,20 @@ def _apps(w: World, vers: list[int], t_user: int, t_end: int, r: Rand, add: ev.A
         version = w.apps.versions[j][v]
         session = r.guid()
         n = min(1 + r.poisson(mean - 1.0), slots)
-        for s in sorted(r.sample(range(slots), n)):
+        for s in r.distinct(slots, n):
             start = first + s * QUARTER
             add(
-                start + QUARTER + r.randint(100, 5000),
+                start + QUARTER + r.ri(100, 5000),
                 ev.APP_USAGE,
                 ev.app_usage(r, app, version, session, start),
             )
         span = max(t_end - t_user - 1000, 1)
         for _ in range(r.poisson(app.crash_per_day * w.apps.crash_mult[j][v])):
             t = t_user + r.randrange(span)
-            add(t, ev.CRASH, ev.app_crash(r, app, version, max(t_user, t - r.randint(60_000, 7_200_000))))
+            add(t, ev.CRASH, ev.app_crash(r, app, version, max(t_user, t - r.ri(60_000, 7_200_000))))
         for _ in range(r.poisson(app.crash_per_day * app.hang_ratio * w.apps.hang_mult[j][v])):
             t = t_user + r.randrange(span)
-            add(t, ev.HANG, ev.app_hang(r, app, version, max(t_user, t - r.randint(60_000, 7_200_000))))
+            add(t, ev.HANG, ev.app_hang(r, app, version, max(t_user, t - r.ri(60_000, 7_200_000))))
 
 
 def _hourly(
@@ -242,18 +242,18 @@ def _hourly(
     cfg, f = w.config, w.fleet
     full = int(design * float(f.battery_health[i]))
     cycles = int(f.battery_cycles[i])
-    pct = 100 if r.random() < 0.7 else r.randint(40, 95)
+    pct = 100 if r.random() < 0.7 else r.ri(40, 95)
     k = 1
     while t_user + k * HOUR < t_end:
         tick = t_user + k * HOUR
         if k % cfg.heartbeat_every_hours == 0:
-            add(tick + r.randint(0, 500), ev.HEARTBEAT, ev.heartbeat())
+            add(tick + r.ri(0, 500), ev.HEARTBEAT, ev.heartbeat())
         if k % cfg.resource_every_hours == 0:
             start = (tick - HOUR) // 60_000 * 60_000
-            add(start + HOUR + r.randint(1000, 4000), ev.RESOURCE, ev.resource(r, start, ram, hdd))
+            add(start + HOUR + r.ri(1000, 4000), ev.RESOURCE, ev.resource(r, start, ram, hdd))
         if design and k % cfg.battery_every_hours == 0:
             ac = r.random() < 0.5
-            rate = r.randint(5000, 12000)
+            rate = r.ri(5000, 12000)
             pct = min(pct + 25, 100) if ac else max(pct - rate * 100 // max(full, 1), 3)
-            add(tick + r.randint(500, 1500), ev.BATTERY, ev.battery(design, full, pct, ac, rate, cycles))
+            add(tick + r.ri(500, 1500), ev.BATTERY, ev.battery(design, full, pct, ac, rate, cycles))
         k += 1

@@ -31,11 +31,13 @@ class Simulation:
         self.config = config
         self.world = build_world(config, ikey)
         self.invalid: Counter[str] = Counter()
+        self.day = 0  # the simulated day being generated
 
     def batches(self) -> Iterator[list[Record]]:
         """Records per (day, device chunk), then the offline queues left at the end."""
         cfg, w = self.config, self.world
         for d in range(cfg.days):
+            self.day = d
             w.due_injections = w.inj.due(d)
             for lo in range(0, cfg.devices, cfg.chunk_devices):
                 batch = chunk_day(w, d, lo, min(lo + cfg.chunk_devices, cfg.devices))
