@@ -40,6 +40,7 @@ def dedup_keys(device_id: str, epoch: str, seq: int, report_id: str | None) -> t
 @dataclass
 class _Generation:
     started: float
+    newest: float = float("-inf")  # when its most recent key was added
     keys: set[DedupKey] = field(default_factory=set)
 
 
@@ -95,15 +96,16 @@ class DedupStore:
                 self._generations.append(newest)
             if key not in newest.keys:
                 newest.keys.add(key)
+                newest.newest = now
                 self._size += 1
         self._expire(now)
 
     def _expire(self, now: float) -> None:
+        """Drop whole generations whose newest key is out of the window, or past max_entries."""
         gens = self._generations
-        # a generation ends where the next one starts; drop it once that end is out of the window
-        while len(gens) > 1 and (now - gens[1].started > self.window_s or self._size > self.max_entries):
+        while len(gens) > 1 and (now - gens[0].newest > self.window_s or self._size > self.max_entries):
             self._size -= len(gens.popleft().keys)
-        if len(gens) == 1 and now - gens[0].started > self.window_s + self._span_s and gens[0].keys:
+        if now - gens[0].newest > self.window_s and gens[0].keys:
             self._size -= len(gens[0].keys)
             gens[0] = _Generation(now)
 
