@@ -13,6 +13,7 @@ cap(cap(a) ∪ cap(b))``. Devices rarely exceed the default 64 (one boot each, a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -114,6 +115,24 @@ class DeviceSamples:
         lo, hi = bounds[:-1], bounds[1:] - 1
         med = (vals[lo + (hi - lo) // 2] + vals[lo + (hi - lo + 1) // 2]) / 2.0
         return dict(zip(devs.tolist(), med.tolist(), strict=True))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Device-scope rows per (day, device, metric): count, sum, mean, exact median, min, max."""
+        s = self.capped().sorted()
+        if not len(s):
+            return []
+        change = (np.diff(s.day) != 0) | (s.device[1:] != s.device[:-1]) | (s.metric[1:] != s.metric[:-1])
+        key = np.r_[True, change]
+        starts = np.flatnonzero(key)
+        ends = np.r_[starts[1:], s.value.size]
+        out: list[dict[str, Any]] = []
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            v = s.value[a:b]
+            out.append({"window_kind": "day", "window_start": int(s.day[a]), "scope_type": "device",
+                        "scope": s.device[a], "metric": s.metric[a], "count": b - a, "sum": float(v.sum()),
+                        "mean": float(v.mean()), "p50": float(np.median(v)), "min": float(v[0]),
+                        "max": float(v[-1])})
+        return out
 
     def sorted(self) -> DeviceSamples:
         """Canonical order (for equality tests): by day, device, metric, value."""
