@@ -1,0 +1,238 @@
+"""Regression detection, change point, attribution and the tracker (fixed seeds, exact outcomes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from processors.aggregate import aggregate
+from processors.attribution import ConfigChange, RegressionTracker, attribute, split_affected
+from processors.baseline import BaselineConfig, MetricSnapshot, snapshot, trailing_baseline, trailing_window
+from processors.device_state import DeviceCensus
+from processors.partials import DAY
+from processors.regression import (
+    Detection,
+    change_point,
+    detect,
+    detect_rate,
+    mann_whitney_u,
+    poisson_rate_test,
+)
+
+SEEDS = range(10)
+
+
+def fleet(seed: int, shift: float, n_dev: int = 20, boots: int = 10) -> tuple[list[float], list[float]]:
+    """Per-device medians of baseline and current periods (device effect + boot noise)."""
+    rng = np.random.default_rng(seed)
+    base_level = rng.lognormal(np.log(20_000), 0.15, n_dev)
+    base = [float(np.median(lvl * rng.lognormal(0, 0.2, boots))) for lvl in base_level]
+    cur = [float(np.median(lvl * (1 + shift) * rng.lognormal(0, 0.2, boots))) for lvl in base_level]
+    return base, cur
+
+
+def snap(values: list[float]) -> MetricSnapshot:
+    return MetricSnapshot(float(np.median(values)), len(values), len(values))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_thirty_percent_shift_on_twenty_devices_is_detected(seed: int) -> None:
+    base, cur = fleet(seed, 0.30)
+    d = detect(snap(base), snap(cur), base, cur)
+    assert d.regressed, d
+    assert d.p_value is not None
+    assert d.p_value < 0.01
+    assert d.change is not None
+    assert d.change > 0.10
+    assert (d.n_baseline, d.n_current, d.test) == (20, 20, "mann_whitney_u")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_noise_only_is_not_detected(seed: int) -> None:
+    base, cur = fleet(seed, 0.0)
+    d = detect(snap(base), snap(cur), base, cur)
+    assert not d.regressed
+    assert d.reason in ("below_threshold", "not_significant")
+
+
+def test_gates_direction_and_min_devices() -> None:
+    base, cur = fleet(0, 0.30)
+    assert detect(snap(base[:4]), snap(cur[:4]), base[:4], cur[:4]).reason == "insufficient_data"
+    # a 30 % *drop* of a lower-is-better metric is an improvement, never a regression
+    improved = [v / 1.3 for v in base]
+    assert detect(snap(base), snap(improved), base, improved).reason == "below_threshold"
+    # for a higher-is-better metric the drop is the regression
+    assert detect(snap(base), snap(improved), base, improved, lower_is_better=False).regressed
+    # +5 % is below the 10 % magnitude gate even when significant
+    small = [v * 1.05 for v in base]
+    assert detect(snap(base), snap(small), base, small).reason == "below_threshold"
+
+
+def test_mann_whitney_matches_hand_computation_with_ties() -> None:
+    # x = [3, 4, 4], y = [1, 2, 4]; ranks of the combined [1,2,3,4,4,4] -> x: 3, 5, 5 (ties averaged)
+    r = mann_whitney_u([3, 4, 4], [1, 2, 4])
+    assert r.statistic == pytest.approx(13 - 6)  # U1 = R1 - n1(n1+1)/2
+    var = 3 * 3 / 12 * (7 - (27 - 3) / (6 * 5))
+    z = (7 - 4.5 - 0.5) / var**0.5
+    import math
+
+    assert r.p_value == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)))
+
+
+def test_poisson_rate_test_exact_and_detect_rate() -> None:
+    # equal exposure, 30 vs 10 events: P(X >= 30 | n=40, p=0.5)
+    from math import comb
+
+    exact = sum(comb(40, k) for k in range(30, 41)) / 2**40
+    r = poisson_rate_test(30, 100.0, 10, 100.0)
+    assert r.p_value == pytest.approx(exact, rel=1e-9)
+    assert poisson_rate_test(30, 100.0, 10, 100.0, exact_max_n=10).test == "poisson_rate_normal"
+    d = detect_rate(20, 1000.0, 45, 1000.0, devices_baseline=30, devices_current=30)
+    assert d.regressed
+    assert d.test == "poisson_conditional_binomial"
+    assert not detect_rate(20, 1000.0, 23, 1000.0, 30, 30).regressed
+
+
+def test_change_point_finds_the_shift_day() -> None:
+    rng = np.random.default_rng(11)
+    series = list(20_000 * rng.lognormal(0, 0.03, 14)) + list(26_000 * rng.lognormal(0, 0.03, 7))
+    cp = change_point(series)
+    assert cp is not None
+    assert cp.index == 14
+    assert cp.mean_after > cp.mean_before
+    assert change_point([1.0, 2.0, 3.0]) is None
+    assert change_point([5.0] * 10) is None
+    assert change_point(series, direction=-1) is None or change_point(series, direction=-1) != cp
+
+
+def test_attribution_ranks_injected_change_first() -> None:
+    start = datetime(2026, 3, 15, tzinfo=UTC).timestamp()
+    affected = {f"a{i}" for i in range(20)}
+    unaffected = {f"u{i}" for i in range(20)}
+    changes: dict[str, list[ConfigChange]] = {}
+    for i, d in enumerate(sorted(affected)):
+        changes.setdefault(d, []).append(ConfigChange("drv:nvme-2.1", "NVMe driver 2.1", start + 3600))
+        changes[d].append(ConfigChange("pol:wallpaper", "Wallpaper policy", start - 7200))
+        if i < 3:
+            changes[d].append(ConfigChange("app:old", "too old", start - 10 * DAY))
+    for i, d in enumerate(sorted(unaffected)):
+        changes.setdefault(d, []).append(ConfigChange("pol:wallpaper", "Wallpaper policy", start - 7200))
+        if i < 2:
+            changes[d].append(ConfigChange("drv:nvme-2.1", "NVMe driver 2.1", start + 3600))
+    ranked = attribute(changes, affected, unaffected, start)
+    assert ranked[0].change_id == "drv:nvme-2.1"
+    assert (ranked[0].prevalence_affected, ranked[0].prevalence_unaffected) == (1.0, 0.1)
+    assert ranked[0].difference == pytest.approx(0.9)
+    assert ranked[0].lift > 1
+    assert "app:old" not in {r.change_id for r in ranked}  # outside the lookback
+    assert ranked[1].change_id == "pol:wallpaper"
+    assert ranked[1].difference == 0.0
+
+
+def _det(regressed: bool, reason: str | None = None) -> Detection:
+    return Detection(
+        regressed,
+        1.0,
+        1.3,
+        0.3,
+        20,
+        20,
+        "mann_whitney_u",
+        0.001,
+        reason or ("regressed" if regressed else "below_threshold"),
+    )
+
+
+def test_tracker_opens_once_and_closes_on_recovery() -> None:
+    tr = RegressionTracker()
+    key = ("model", "Dell|M1", "core_boot_ms", "trailing")
+    events = [
+        tr.observe(key, _det(r, reason), float(t))
+        for t, (r, reason) in enumerate(
+            [
+                (True, None),
+                (True, None),
+                (False, "insufficient_data"),
+                (True, None),
+                (False, None),
+                (False, None),
+                (True, None),
+            ]
+        )
+    ]
+    kinds = [e.kind if e else None for e in events]
+    assert kinds == ["open", None, None, None, "close", None, "open"]
+    assert events[0] is not None
+    assert events[4] is not None
+    assert events[0].regression_id == events[4].regression_id
+    tr2 = RegressionTracker(recover_after=2)
+    assert tr2.observe(key, _det(True), 0.0) is not None
+    assert tr2.observe(key, _det(False), 1.0) is None
+    ev = tr2.observe(key, _det(False), 2.0)
+    assert ev is not None
+    assert ev.kind == "close"
+
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _boot(dev: str, t: datetime, ms: float) -> dict[str, Any]:
+    return {
+        "name": "Fleet.Boot.Performance",
+        "time": t.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "ext": {"device": {"localId": dev}},
+        "data": {"coreBootMs": int(ms), "totalBootMs": int(ms) + 5000},
+    }
+
+
+def test_end_to_end_baseline_detection_change_point_and_attribution() -> None:
+    rng = np.random.default_rng(5)
+    devs = [f"d{i:02d}" for i in range(40)]
+    census = {
+        d: DeviceCensus("Dell|M1" if i < 20 else "HP|X", "10.0.22631.1", "ssd", "domain")
+        for i, d in enumerate(devs)
+    }
+    level = {d: rng.lognormal(np.log(20_000), 0.15) for d in devs}
+    shift_day = 17
+    events = []
+    for day in range(21):
+        for d in devs:
+            factor = 1.3 if (day >= shift_day and d < "d20") else 1.0
+            for b in range(2):
+                t = T0 + timedelta(days=day, hours=8 + b * 5)
+                events.append(_boot(d, t, level[d] * factor * rng.lognormal(0, 0.1)))
+    part, _ = aggregate(events, census)
+    current_day = int((T0 + timedelta(days=20)).timestamp())
+    cfg = BaselineConfig(trailing_days=14, gap_days=4)
+    base = trailing_baseline(part, current_day, created_at=0.0, cfg=cfg)
+    assert trailing_window(current_day, cfg) == (current_day - 17 * DAY, current_day - 4 * DAY)
+    cur = snapshot("current", part, current_day - 3 * DAY, current_day, created_at=0.0)
+    key = ("model", "Dell|M1", "core_boot_ms")
+    b_start, b_end = trailing_window(current_day, cfg)
+    b_med = part.samples.per_device_medians("core_boot_ms", b_start, b_end)
+    c_med = part.samples.per_device_medians("core_boot_ms", current_day - 3 * DAY, current_day)
+    m1 = [d for d in devs if census[d].model == "Dell|M1"]
+    det = detect(base.metrics[key], cur.metrics[key], [b_med[d] for d in m1], [c_med[d] for d in m1])
+    assert det.regressed
+    hp = [d for d in devs if census[d].model == "HP|X"]
+    hkey = ("model", "HP|X", "core_boot_ms")
+    assert not detect(
+        base.metrics[hkey], cur.metrics[hkey], [b_med[d] for d in hp], [c_med[d] for d in hp]
+    ).regressed
+    # change point on the model's daily p50 series
+    series = [
+        part.metrics[
+            ("day", int((T0 + timedelta(days=i)).timestamp()), "model", "Dell|M1", "core_boot_ms")
+        ].sketch.quantile(0.5)
+        or 0.0
+        for i in range(21)
+    ]
+    cp = change_point(series, direction=1)
+    assert cp is not None
+    assert cp.index == shift_day
+    affected, unaffected = split_affected(b_med, c_med)
+    assert affected == set(m1)
+    assert unaffected == set(hp)
