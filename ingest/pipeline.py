@@ -88,21 +88,23 @@ class EventsEndpoint:
         sorted_ = triage(self.dedup, [c.keys for c in candidates], claim)
         self.metrics.records_duplicate.inc(sorted_.duplicates)
         forwarded = [candidates[i] for i in sorted_.forward]
-        outgoing = [steps.event_message(c, ctx, self.settings.topic_events) for c in forwarded]
-        outgoing += [steps.dlq_message(r, ctx, self.settings.topic_dlq,
-                                       self.settings.collector_dlq_max_value_bytes) for r in rejected]
-
-        deliveries = self.send(outgoing, claim, sorted_.claimed)
+        try:
+            outgoing = [steps.event_message(c, ctx, self.settings.topic_events) for c in forwarded]
+            outgoing += [steps.dlq_message(r, ctx, self.settings.topic_dlq,
+                                           self.settings.collector_dlq_max_value_bytes) for r in rejected]
+            deliveries = self.send(outgoing)
+        except BaseException:
+            self.dedup.settle(claim, sorted_.claimed, frozenset())  # release the keys: nothing sent
+            raise
         settled = asyncio.ensure_future(self.settle(deliveries, forwarded, claim, sorted_.claimed))
         await self.await_deliveries(settled, sorted_)
         errors = [{"line": r.line, "reason": r.reason} for r in rejected]
         return web.json_response({"acc": len(candidates), "rej": len(rejected), "errors": errors})
 
-    def send(self, outgoing: list[Outgoing], claim: Claim, claimed: set[DedupKey]) -> DeliveryBatch:
+    def send(self, outgoing: list[Outgoing]) -> DeliveryBatch:
         try:
             return self.producer.send(outgoing)
         except BackpressureError as exc:
-            self.dedup.settle(claim, claimed, frozenset())
             raise UnavailableError(exc.cause) from exc
 
     async def settle(self, deliveries: DeliveryBatch, forwarded: list[steps.Candidate], claim: Claim,
