@@ -83,15 +83,18 @@ def copy_partials(p: Partials) -> Partials:
     )
 
 
-def merge_into(target: Partials, other: Partials, samples_cap: int = DEFAULT_CAP) -> Partials:
+def merge_into(target: Partials, other: Partials, samples_cap: int = DEFAULT_CAP,
+               consume: bool = False) -> Partials:
     """Merge ``other`` into ``target`` **in place** (the streaming accumulator path) and return it.
 
-    ``other`` is not modified, and ``target`` never shares mutable state with it afterwards.
+    ``other`` is not modified. With ``consume=False`` ``target`` never shares mutable state with
+    it afterwards; ``consume=True`` moves ``other``'s states into ``target`` without copying (the
+    caller must then drop ``other`` — the batch-partial path).
     """
     for k, v in other.metrics.items():
         cur = target.metrics.get(k)
         if cur is None:
-            target.metrics[k] = MetricState(v.sketch.copy(), set(v.devices))
+            target.metrics[k] = v if consume else MetricState(v.sketch.copy(), set(v.devices))
         else:
             cur.sketch.merge(v.sketch)
             cur.devices |= v.devices
@@ -100,7 +103,7 @@ def merge_into(target: Partials, other: Partials, samples_cap: int = DEFAULT_CAP
     for k, s in other.apps.items():
         cur_app = target.apps.get(k)
         if cur_app is None:
-            target.apps[k] = s.merged(AppState())
+            target.apps[k] = s if consume else s.merged(AppState())
         else:
             cur_app.devices |= s.devices
             cur_app.usage_ms += s.usage_ms

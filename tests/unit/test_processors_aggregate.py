@@ -11,7 +11,7 @@ import pytest
 
 from processors.aggregate import AggregateConfig, aggregate, event_epoch, is_too_late, prune_crash_counts
 from processors.device_state import DeviceCensus
-from processors.partials import DAY, Partials, app_rows, merge, merge_all, rolling, to_rows
+from processors.partials import DAY, Partials, app_rows, merge, merge_all, merge_into, rolling, to_rows
 from processors.samples import DeviceSamples
 
 T0 = datetime(2026, 3, 11, tzinfo=UTC)
@@ -294,6 +294,9 @@ def test_merge_is_associative_and_equals_single_batch() -> None:
     assert canonical(left) == canonical(right) == canonical(whole)
     assert left.samples.equals(whole.samples)
     assert right.samples.equals(whole.samples)
+    moved = merge_into(merge_into(Partials(), a), b, consume=True)
+    merge_into(moved, c, consume=True)
+    assert canonical(moved) == canonical(whole)
     # inputs untouched by merge
     assert canonical(a) == canonical(aggregate(events[0::3], CENSUS)[0])
 
