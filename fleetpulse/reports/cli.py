@@ -1,0 +1,134 @@
+"""CLI: ``fleetpulse report startup|models|devices|restarts|apps|html`` and ``fleetpulse regressions``.
+
+Register in fleetpulse/cli.py with ``cli.add_command(report)`` and ``cli.add_command(regressions)``;
+both read the frozen :class:`Settings` from ``ctx.obj``. ``--json`` prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from fleetpulse.reports.build import REPORTS, make_filters
+from fleetpulse.reports.params import Filters
+from fleetpulse.reports.text import RENDERERS
+from fleetpulse.settings import Settings
+from sinks.reader import Reader, open_reader
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.find_object(Settings)
+    if settings is None:
+        raise click.UsageError("no settings in the click context (run through `fleetpulse`)")
+    return settings
+
+
+def filter_options(func: F) -> F:
+    """The options every report takes (all values become bound query parameters)."""
+    options = [
+        click.option(
+            "--since", help="Start (inclusive): ISO date/time, 'now', or 14d/36h/90m before --until."
+        ),
+        click.option("--until", help="End (exclusive); default: just after the newest event in the store."),
+        click.option("--tenant", default="", help="Only this tenant (default: all)."),
+        click.option("--model", default="", help="Only this model ('Make/Model' or the model name)."),
+        click.option(
+            "--os-build", "os_build", default="", help="Only this OS build (10.0.22631.4169 or 22631)."
+        ),
+        click.option("--app", default="", help="Apps: only this app; other reports: devices that used it."),
+        click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000), help="Rows."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON document."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _filters(reader: Reader, settings: Settings, opts: dict[str, Any]) -> Filters:
+    try:
+        return make_filters(
+            reader,
+            since=opts["since"],
+            until=opts["until"],
+            tenant=opts["tenant"],
+            model=opts["model"],
+            os_build=opts["os_build"],
+            app=opts["app"],
+            limit=opts["limit"],
+            database=settings.clickhouse_database,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+
+
+def _run(ctx: click.Context, name: str, opts: dict[str, Any], **kwargs: Any) -> None:
+    settings = _settings(ctx)
+    reader = open_reader(settings)
+    try:
+        flt = _filters(reader, settings, opts)
+        doc = REPORTS[name](reader, flt, **kwargs)
+    finally:
+        reader.close()
+    if opts["as_json"]:
+        click.echo(json.dumps(doc, default=str))
+    else:
+        click.echo(RENDERERS[name](doc))
+
+
+@click.group("report")
+def report() -> None:
+    """Analyst reports (startup, models, devices, restarts, apps) and a static HTML page."""
+
+
+def _make(name: str, doc: str) -> None:
+    @filter_options
+    @click.pass_context
+    def command(ctx: click.Context, /, **opts: Any) -> None:
+        _run(ctx, name, opts)
+
+    command.__doc__ = doc
+    report.command(name)(command)
+
+
+_make("startup", "Startup performance: boot / sign-in / startup scores, phase medians and p90s.")
+_make("models", "Model performance: scores and boot / sign-in percentiles per make/model, worst first.")
+_make("devices", "The slowest devices by median core boot, with model and OS build.")
+_make("restarts", "Restart frequency: categories, shares, abnormal share, Stop errors per device.")
+_make("apps", "Application reliability: top crashing apps, hangs, usage, MTTF, scores.")
+
+
+@report.command("html")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@filter_options
+@click.pass_context
+def report_html(ctx: click.Context, /, out: Path, **opts: Any) -> None:
+    """Write a self-contained HTML report (inline CSS and SVG charts) to OUT."""
+    from fleetpulse.reports.html import build_html_report
+
+    settings = _settings(ctx)
+    reader = open_reader(settings)
+    try:
+        flt = _filters(reader, settings, opts)
+        page = build_html_report(reader, flt)
+    finally:
+        reader.close()
+    out.write_text(page, encoding="utf-8")
+    if opts["as_json"]:
+        click.echo(json.dumps({"path": str(out), "bytes": len(page.encode())}))
+    else:
+        click.echo(f"wrote {out} ({len(page.encode()):,} bytes)")
+
+
+@click.command("regressions")
+@filter_options
+@click.option("--all", "include_closed", is_flag=True, help="Include closed regressions.")
+@click.pass_context
+def regressions(ctx: click.Context, /, include_closed: bool, **opts: Any) -> None:
+    """Open regressions: scope, metric, baseline vs current, change, p-value, start, likely cause."""
+    _run(ctx, "regressions", opts, include_closed=include_closed)
