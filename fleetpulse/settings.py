@@ -98,6 +98,19 @@ class Settings(BaseSettings):
     collector_health_max_age_s: float = Field(default=15.0, gt=0)  # probe older than this: unhealthy
     collector_shutdown_timeout_s: float = Field(default=20.0, gt=0)  # drain + flush deadline
 
+    # -- sink (sinks/): Kafka -> ClickHouse writer, epochs, backoff, shutdown
+    sink_group_id: str = "fleetpulse-sink"
+    sink_epoch_max_rows: int = Field(default=50_000, ge=1)  # rows (= messages) per epoch
+    sink_epoch_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)  # message bytes per epoch
+    sink_epoch_max_s: float = Field(default=1.0, gt=0)  # close an epoch this long after its first message
+    sink_consume_batch: int = Field(default=5_000, ge=1)  # messages per consume() call
+    sink_retry_initial_s: float = Field(default=0.5, gt=0)  # first backoff after a failed insert
+    sink_retry_max_s: float = Field(default=30.0, gt=0)  # backoff ceiling
+    sink_shutdown_timeout_s: float = Field(default=20.0, gt=0)  # SIGTERM: flush + commit deadline
+    sink_sketch_alpha: float = Field(default=0.005, gt=0, lt=1)  # = the processors' DDSketch alpha
+    # fault injection (tests only): os._exit(137) after an epoch's inserts, before its commit
+    sink_fault_crash_after_insert: bool = False
+
     @property
     def clickhouse_url_resolved(self) -> str:
         """The ClickHouse URL, defaulting to an embedded store under ``data_dir``."""

@@ -11,6 +11,7 @@ worker thread, one at a time, with parameters bound by ClickHouse, never pasted 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,6 +24,8 @@ from sinks.clickhouse import Backend
 BACKEND_KEY = web.AppKey("backend", Backend)
 EXECUTOR_KEY = web.AppKey("executor", ThreadPoolExecutor)
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+HealthCheck = Callable[[], bool]
+HEALTH_KEY: web.AppKey[HealthCheck] = web.AppKey("health")
 
 
 def _dumps(value: Any) -> bytes:
@@ -56,7 +59,9 @@ async def _query(request: web.Request) -> web.Response:
     return web.Response(body=_dumps(result), content_type="application/json")
 
 
-async def _healthz(_request: web.Request) -> web.Response:
+async def _healthz(request: web.Request) -> web.Response:
+    if not request.app[HEALTH_KEY]():
+        return web.Response(status=503, text="not ready\n")
     return web.Response(text="ok\n")
 
 
@@ -65,9 +70,14 @@ async def _metrics(request: web.Request) -> web.Response:
 
 
 def make_read_app(
-    backend: Backend, registry: CollectorRegistry, executor: ThreadPoolExecutor
+    backend: Backend,
+    registry: CollectorRegistry,
+    executor: ThreadPoolExecutor,
+    health: Callable[[], bool] | None = None,
 ) -> web.Application:
+    """``health``: what ``/healthz`` answers 200 for (default: always, the store being open)."""
     app = web.Application(client_max_size=1024 * 1024)
+    app[HEALTH_KEY] = health or (lambda: True)
     app[BACKEND_KEY] = backend
     app[EXECUTOR_KEY] = executor
     app[REGISTRY_KEY] = registry

@@ -15,6 +15,7 @@ class MigrationContext:
     database: str
     raw_ttl_days: int
     aggregate_ttl_days: int
+    sketch_alpha: float = 0.005  # the processors' DDSketch alpha: bucket k stands for 2*gamma^k/(gamma+1)
 
     def __post_init__(self) -> None:
         check_identifier(self.database)
@@ -23,4 +24,9 @@ class MigrationContext:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MigrationContext:
-        return cls(settings.clickhouse_database, settings.raw_ttl_days, settings.aggregate_ttl_days)
+        return cls(
+            settings.clickhouse_database,
+            settings.raw_ttl_days,
+            settings.aggregate_ttl_days,
+            settings.sink_sketch_alpha,
+        )

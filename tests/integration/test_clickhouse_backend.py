@@ -181,6 +181,8 @@ def test_sketch_quantile_query_matches_exact_within_alpha(clickhouse: Backend) -
                 "",
                 "day",
                 T0 + dt.timedelta(days=i),
+                0,
+                1,
                 len(part),
                 sum(part),
                 min(part),
@@ -191,7 +193,6 @@ def test_sketch_quantile_query_matches_exact_within_alpha(clickhouse: Backend) -
                 0.0,
                 0.0,
                 0.0,
-                T0,
             )
         )
     clickhouse.insert(
@@ -203,6 +204,8 @@ def test_sketch_quantile_query_matches_exact_within_alpha(clickhouse: Backend) -
             "scope",
             "window_kind",
             "window_start",
+            "source_partition",
+            "version",
             "count",
             "sum",
             "min_value",
@@ -213,7 +216,6 @@ def test_sketch_quantile_query_matches_exact_within_alpha(clickhouse: Backend) -
             "p50",
             "p90",
             "p99",
-            "updated_at",
         ],
         rows,
     )

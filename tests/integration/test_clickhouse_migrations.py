@@ -11,7 +11,15 @@ from sinks.migrations.m0001_raw_events import FAMILIES
 
 pytestmark = pytest.mark.clickhouse
 
-DERIVED = {"aggregates", "app_reliability", "baselines", "regressions", "schema_migrations"}
+DERIVED = {
+    "aggregates",
+    "aggregates_merged",
+    "app_reliability",
+    "baselines",
+    "counters",
+    "regressions",
+    "schema_migrations",
+}
 
 
 def test_all_tables_exist(clickhouse: Backend) -> None:
@@ -52,8 +60,12 @@ def test_ttl_and_database_come_from_settings(clickhouse: Backend) -> None:
     from sinks.migrations.context import MigrationContext
     from sinks.migrations.m0002_aggregates import up
 
-    (statement,) = up(MigrationContext(database="other_db", raw_ttl_days=7, aggregate_ttl_days=31))
+    statement, counters, view = up(
+        MigrationContext(database="other_db", raw_ttl_days=7, aggregate_ttl_days=31)
+    )
     assert "other_db.aggregates" in statement
     assert "INTERVAL 31 DAY" in statement
+    assert "other_db.counters" in counters
+    assert "FROM other_db.aggregates FINAL" in view
     with pytest.raises(ValueError, match="identifier"):
         MigrationContext(database="x; DROP", raw_ttl_days=1, aggregate_ttl_days=1)
