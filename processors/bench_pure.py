@@ -2,7 +2,9 @@
 
 Generates N synthetic validated events (≈45 % boot, 45 % sign-in, 10 % app crash) over 2 000
 devices and one UTC day (time-ordered, as a stream arrives), then times
-:func:`processors.aggregate.aggregate` in batches and prints events/s. Generation is not timed.
+:func:`processors.aggregate.aggregate` in batches (and the merge of the batch partials into a
+running total) and prints events/s, best of ``--repeat`` runs. The machine may be shared; the
+median is printed too. Generation is not timed.
 """
 
 from __future__ import annotations

@@ -207,6 +207,66 @@ def test_crash_cap_ten_per_app_device_day_across_batches() -> None:
     assert canonical(one) == canonical(total)
 
 
+def test_app_partials_match_exact_computation_with_cap() -> None:
+    rng = np.random.default_rng(9)
+    events = []
+    for _ in range(4000):
+        dev = DEVS[int(rng.integers(0, 4))]  # few devices -> the cap bites
+        t = T0 + timedelta(seconds=int(rng.integers(0, 2 * 86400)))
+        app, ver = f"a{int(rng.integers(0, 3))}.exe", f"1.{int(rng.integers(0, 2))}"
+        which = int(rng.integers(0, 3))
+        if which == 0:
+            events.append(crash(dev, t, app, ver))
+        elif which == 1:
+            events.append(ev("Fleet.Fault.AppHang", dev, t, appName=app, appVersion=ver))
+        else:
+            events.append(
+                ev(
+                    "Fleet.App.UsageSummary",
+                    dev,
+                    t,
+                    appName=app,
+                    appVersion=ver,
+                    aggregationDurationMs=900_000,
+                    userActiveDurationMs=int(rng.integers(0, 900_000)),
+                    inFocusDurationMs=0,
+                )
+            )
+    crashes_seen: dict[tuple[str, str, int], int] = defaultdict(int)
+    exact: dict[tuple[str, int, str, str, str], list[Any]] = defaultdict(lambda: [set(), 0, 0, 0, 0])
+    for e in events:
+        d, dev = e["data"], e["ext"]["device"]["localId"]
+        h = int(event_epoch(e["time"])) // 3600 * 3600
+        counted = 0
+        if e["name"] == "Fleet.Fault.AppCrash":
+            crashes_seen[(dev, d["appName"], h - h % DAY)] += 1
+            counted = int(crashes_seen[(dev, d["appName"], h - h % DAY)] <= 10)
+        c = CENSUS[dev]
+        for kind, ws in (("hour", h), ("day", h - h % DAY)):
+            for st, sc in (
+                ("app", "all"),
+                ("app_version", d["appVersion"]),
+                ("model", c.model),
+                ("os_build", c.os_build),
+            ):
+                row = exact[(kind, ws, st, sc, d["appName"])]
+                row[0].add(dev)
+                if e["name"] == "Fleet.Fault.AppCrash":
+                    row[2] += counted
+                    row[3] += 1
+                elif e["name"] == "Fleet.Fault.AppHang":
+                    row[4] += 1
+                else:
+                    row[1] += d["userActiveDurationMs"]
+    part, counts = aggregate(events[:1700], CENSUS)
+    rest, _ = aggregate(events[1700:], CENSUS, counts)
+    got = merge(part, rest).apps
+    assert {k: (a.devices, a.usage_ms, a.crashes, a.crashes_raw, a.hangs) for k, a in got.items()} == {
+        k: tuple(v) for k, v in exact.items()
+    }
+    assert any(v[3] > v[2] for v in exact.values())  # the cap was exercised
+
+
 def test_usage_hangs_and_mttf() -> None:
     t = T0 + timedelta(hours=2)
     events = [
