@@ -134,7 +134,7 @@ class SimulationConfig(BaseModel):
     injections: tuple[Injection, ...] | None = Field(
         default=None, description="None: demo_injections(days); () injects nothing"
     )
-    chunk_devices: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
+    chunk_devices: Annotated[int, Field(ge=1, le=1_000_000)] = 2000
 
     @model_validator(mode="after")
     def _injection_days(self) -> SimulationConfig:
