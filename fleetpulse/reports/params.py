@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sinks.clickhouse.base import check_identifier
@@ -41,7 +41,6 @@ class Filters:
     app: str = ""
     limit: int = 20
     database: str = "fleetpulse"
-    extra: dict[str, str] = field(default_factory=dict)
 
     def params(self) -> dict[str, Any]:
         """The bound parameters every report query may use."""
