@@ -118,6 +118,7 @@ def merge_devices(boot_rows: Sequence[Row], logon_rows: Sequence[Row]) -> dict[s
             "os_build": r["os_build"],
             "boots": 0,
             "signins": r["signins"],
+            **dict.fromkeys(BOOT_METRICS),
             **{m: r[f"{m}_med"] for m in LOGON_METRICS},
         }
     for r in boot_rows:
