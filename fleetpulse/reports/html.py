@@ -14,7 +14,7 @@ from typing import Any
 from fleetpulse.reports import apps, models, regressions, restarts, startup
 from fleetpulse.reports.params import Filters, q_lower, render_sql, where
 from fleetpulse.reports.svg import bar_chart, hbar_chart, line_chart
-from fleetpulse.reports.text import cause_text, num, pct, score, secs
+from fleetpulse.reports.text import cause_text, num, pct, score, secs, value
 from sinks.reader import Reader
 
 Row = dict[str, Any]
@@ -159,8 +159,8 @@ def render_html(st: Row, md: Row, trend: Sequence[Row], ap: Row, rs: Row, rg: Ro
         [
             ("where", "scope", str),
             ("metric", "metric", str),
-            ("baseline_value", "baseline", lambda v: num(v, 0)),
-            ("current_value", "current", lambda v: num(v, 0)),
+            ("baseline_value", "baseline", value),
+            ("current_value", "current", value),
             ("change", "change", pct),
             ("p_value", "p-value", lambda v: f"{v:.2g}"),
             ("started_at", "started", lambda v: str(v)[:16]),

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fleetpulse.table import render_table
-
 Row = dict[str, Any]
 
 
@@ -33,8 +31,27 @@ def _header(doc: Row, title: str) -> str:
     return f"{title}  [{f['since']} .. {f['until']})" + (f"  {extra}" if extra else "")
 
 
+def value(v: float | None) -> str:
+    """A metric value of any scale: thousands separated from 100 up, 3 significant digits below."""
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
 def _table(rows: Sequence[Row], cols: Sequence[tuple[str, str, Callable[[Any], str]]]) -> str:
-    return render_table([{h: fmt(r.get(k)) for k, h, fmt in cols} for r in rows], [h for _, h, _ in cols])
+    """Aligned columns; a column is right-aligned when its values are numbers (or missing)."""
+    if not rows:
+        return "(no rows)"
+    heads = [h for _, h, _ in cols]
+    cells = [[fmt(r.get(k)) for k, _, fmt in cols] for r in rows]
+    numeric = [all(isinstance(r.get(k), int | float) or r.get(k) is None for r in rows) for k, _, _ in cols]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(heads), "  ".join("-" * w for w in widths), *(line(c) for c in cells)])
 
 
 def startup_text(doc: Row) -> str:
@@ -71,9 +88,9 @@ def models_text(doc: Row) -> str:
             ("boot_score", "boot", score),
             ("signin_score", "sign-in", score),
             ("core_boot_ms_p50", "core boot p50", secs),
-            ("core_boot_ms_p90", "p90", secs),
+            ("core_boot_ms_p90", "core boot p90", secs),
             ("core_logon_ms_p50", "core sign-in p50", secs),
-            ("core_logon_ms_p90", "p90", secs),
+            ("core_logon_ms_p90", "core sign-in p90", secs),
         ],
     )
     return "\n".join([_header(doc, "Model performance (worst first)"), table])
@@ -119,7 +136,18 @@ def restarts_text(doc: Row) -> str:
     )
     parts = [_header(doc, "Restart frequency"), summary, "", cats]
     if doc["top_bug_checks"]:
-        parts += ["", "Top Stop error codes", render_table(doc["top_bug_checks"])]
+        parts += [
+            "",
+            "Top Stop error codes",
+            _table(
+                doc["top_bug_checks"],
+                [
+                    ("bug_check_code", "bug check", str),
+                    ("stop_errors", "Stop errors", str),
+                    ("devices", "devices", str),
+                ],
+            ),
+        ]
     return "\n".join(parts)
 
 
@@ -168,8 +196,8 @@ def regressions_text(doc: Row) -> str:
         [
             ("where", "scope", str),
             ("metric", "metric", str),
-            ("baseline_value", "baseline", lambda v: num(v, 0)),
-            ("current_value", "current", lambda v: num(v, 0)),
+            ("baseline_value", "baseline", value),
+            ("current_value", "current", value),
             ("change", "change", pct),
             ("p_value", "p", lambda v: f"{v:.2g}"),
             ("started", "started", str),
