@@ -113,8 +113,9 @@ class SinkPipeline:
             started = time.monotonic()
             messages = self.source.consume(min(room, s.sink_consume_batch), max(0.01, min(wait, 0.2)))
             consumed = time.monotonic()
-            if self.epoch is not epoch:  # a rebalance ran inside consume: start again
-                continue
+            # A rebalance may have run inside consume(): what it returned after that belongs to
+            # the new assignment, hence to the epoch the callback installed. Never drop it.
+            epoch = self.epoch
             for msg in messages:
                 self._add(epoch, msg)
             self.metrics.step_latency.labels("consume").observe(consumed - started)

@@ -38,7 +38,7 @@ def consumer_config(settings: Settings) -> dict[str, Any]:
         "enable.partition.eof": False,
         "queued.max.messages.kbytes": 32 * 1024,  # librdkafka's prefetch, on top of one epoch
         "max.poll.interval.ms": 300_000,
-        "session.timeout.ms": 30_000,
+        "session.timeout.ms": 10_000,  # a killed sink's partitions come back within ~10 s
     }
 
 
@@ -72,7 +72,17 @@ class KafkaSource:
             plan = decode_plan(tp.metadata)
             if plan is not None and tp.offset >= 0:
                 plans[(tp.topic, tp.partition)] = plan
-        log.info("assigned %d partition(s), %d with a pending epoch plan", len(partitions), len(plans))
+        log.info(
+            "assigned %d partition(s), %d with a pending epoch plan %s",
+            len(partitions),
+            len(plans),
+            {
+                f"{t}/{p}": (c.offset, c.metadata)
+                for c in committed
+                for t, p in [(c.topic, c.partition)]
+                if (t, p) in plans
+            },
+        )
         self._on_assign(plans)
 
     def _revoked_cb(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
