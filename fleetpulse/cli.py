@@ -54,6 +54,15 @@ def sink(ctx: click.Context) -> None:
 
 @cli.command()
 @click.pass_context
+def collector(ctx: click.Context) -> None:
+    """Serve POST /v1/events: validate, deduplicate, produce to Kafka, dead-letter bad records."""
+    from ingest.main import run_collector
+
+    run_collector(_settings(ctx))
+
+
+@cli.command()
+@click.pass_context
 def migrate(ctx: click.Context) -> None:
     """Apply the ClickHouse migrations that have not run yet (idempotent)."""
     from sinks.clickhouse import open_backend
@@ -112,6 +121,19 @@ def schemas_export(directory: Path) -> None:
 
     for path in export_json_schemas(directory):
         click.echo(str(path))
+
+
+def _register_subcommands() -> None:
+    # imported here, not at the top: each package stays importable without the CLI
+    from fleetpulse.reports.cli import regressions, report
+    from ingest.simulator.cli import simulate
+
+    cli.add_command(report)
+    cli.add_command(regressions)
+    cli.add_command(simulate)
+
+
+_register_subcommands()
 
 
 def main() -> None:
