@@ -78,7 +78,11 @@ def _consume_all(
                 assert msg.error() is None, msg.error()
                 value = msg.value()
                 assert value is not None
-                out.append((msg.key(), value, {k: v for k, v in (msg.headers() or []) if v is not None}))
+                headers: dict[str, bytes] = {}
+                for name, header in msg.headers() or []:
+                    if isinstance(header, bytes):
+                        headers[name] = header
+                out.append((msg.key(), value, headers))
             if len(out) >= expected:
                 # drain a little longer: anything beyond `expected` is a duplicate and must fail
                 idle_deadline = min(idle_deadline, time.monotonic() + 2)
