@@ -79,9 +79,9 @@ def _consume_all(
                 value = msg.value()
                 assert value is not None
                 headers: dict[str, bytes] = {}
-                for name, header in msg.headers() or []:
-                    if isinstance(header, bytes):
-                        headers[name] = header
+                for item in msg.headers() or []:
+                    if isinstance(item[1], bytes):
+                        headers[str(item[0])] = item[1]
                 out.append((msg.key(), value, headers))
             if len(out) >= expected:
                 # drain a little longer: anything beyond `expected` is a duplicate and must fail
