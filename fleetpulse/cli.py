@@ -44,6 +44,27 @@ def up(ctx: click.Context, store_only: bool) -> None:
 
 
 @cli.command()
+@click.option("--devices", default=300, show_default=True, help="Simulated fleet size.")
+@click.option("--days", default=21, show_default=True, help="Simulated days (accelerated).")
+@click.option("--seed", default=42, show_default=True)
+@click.option(
+    "--html",
+    "html_out",
+    default="fleetpulse-report.html",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the HTML report goes.",
+)
+@click.option("--keep", is_flag=True, help="Keep the stack running after the reports (Ctrl-C stops it).")
+@click.pass_context
+def demo(ctx: click.Context, devices: int, days: int, seed: int, html_out: Path, keep: bool) -> None:
+    """Local stack + a simulated fleet with injected regressions + the reports."""
+    from fleetpulse.demo import run_demo
+
+    run_demo(_settings(ctx), devices=devices, days=days, seed=seed, html_out=html_out, keep=keep)
+
+
+@cli.command()
 @click.pass_context
 def sink(ctx: click.Context) -> None:
     """Own the ClickHouse store: apply migrations, write what Kafka carries, serve reads."""

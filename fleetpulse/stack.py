@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from deploy.kafka import LocalKafka, child_preexec, create_topics
@@ -115,35 +115,57 @@ def _kafka(settings: Settings) -> Iterator[str]:
         _say(f"kafka stopped in {broker.shutdown_s:.1f}s")
 
 
-def _wait_for_signal() -> int:
-    received = signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    return int(received)
+class LocalStack:
+    """Kafka plus the fleetpulse services as child processes; ``with LocalStack(s) as endpoints:``."""
+
+    def __init__(self, settings: Settings, *, with_pipeline: bool, stop_deadline_s: float = 30.0) -> None:
+        self.settings = settings
+        self.with_pipeline = with_pipeline
+        self.stop_deadline_s = stop_deadline_s
+        self.endpoints: dict[str, str] = {}
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._kafka: AbstractContextManager[str] | None = None
+
+    def __enter__(self) -> dict[str, str]:
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self._kafka = _kafka(settings)
+        bootstrap = self._kafka.__enter__()
+        try:
+            create_topics(bootstrap, settings.topic_partitions())
+            env = {
+                **os.environ,
+                "FLEETPULSE_KAFKA_BOOTSTRAP": bootstrap,
+                "FLEETPULSE_DATA_DIR": str(settings.data_dir.resolve()),
+            }
+            self.endpoints = {"kafka": bootstrap, "clickhouse": settings.clickhouse_url_resolved}
+            for service in services(settings, self.with_pipeline):
+                self._procs[service.name] = _start(service, env)
+                took = _wait_healthy(service, self._procs[service.name], timeout_s=120)
+                self.endpoints[service.name] = service.url
+                _say(f"{service.name} listening on {service.url} (healthy in {took:.1f}s)")
+            write_endpoints(settings.data_dir, self.endpoints)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self.endpoints
+
+    def __exit__(self, *exc: object) -> None:
+        started = time.monotonic()
+        _stop(self._procs, self.stop_deadline_s)
+        self._procs.clear()
+        clear_endpoints(self.settings.data_dir)
+        _say(f"services stopped in {time.monotonic() - started:.1f}s")
+        if self._kafka is not None:
+            kafka, self._kafka = self._kafka, None
+            kafka.__exit__(None, None, None)
 
 
 def run_stack(settings: Settings, *, with_pipeline: bool = False, stop_deadline_s: float = 30.0) -> None:
     """Run the local stack until SIGINT/SIGTERM; leave no process behind."""
+    # the signals are waited for, not handled: a Ctrl-C during start-up still stops in order
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    with _kafka(settings) as bootstrap:
-        create_topics(bootstrap, settings.topic_partitions())
-        env = {
-            **os.environ,
-            "FLEETPULSE_KAFKA_BOOTSTRAP": bootstrap,
-            "FLEETPULSE_DATA_DIR": str(settings.data_dir.resolve()),
-        }
-        endpoints = {"kafka": bootstrap, "clickhouse": settings.clickhouse_url_resolved}
-        try:
-            for service in services(settings, with_pipeline):
-                procs[service.name] = _start(service, env)
-                took = _wait_healthy(service, procs[service.name], timeout_s=120)
-                endpoints[service.name] = service.url
-                _say(f"{service.name} listening on {service.url} (healthy in {took:.1f}s)")
-            write_endpoints(settings.data_dir, endpoints)
-            _say("ready; Ctrl-C stops everything")
-            _say(f"received signal {_wait_for_signal()}; stopping")
-        finally:
-            started = time.monotonic()
-            _stop(procs, stop_deadline_s)
-            clear_endpoints(settings.data_dir)
-            _say(f"services stopped in {time.monotonic() - started:.1f}s")
+    with LocalStack(settings, with_pipeline=with_pipeline, stop_deadline_s=stop_deadline_s):
+        _say("ready; Ctrl-C stops everything")
+        received = signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        _say(f"received signal {int(received)}; stopping")
