@@ -111,6 +111,27 @@ class Settings(BaseSettings):
     # fault injection (tests only): os._exit(137) after an epoch's inserts, before its commit
     sink_fault_crash_after_insert: bool = False
 
+    # -- processors (processors/): faust workers, windows, regression detection
+    processor_app_id: str = "fleetpulse-processors"
+    processor_batch_max: int = Field(default=5_000, ge=1)  # events per take_events batch
+    processor_batch_s: float = Field(default=1.0, gt=0)  # or this long, whichever first
+    processor_max_lateness_h: float = Field(default=96.0, gt=0)  # late events accepted this long
+    processor_window_grace_h: float = Field(default=1.0, ge=0)  # hour windows kept lateness + grace
+    processor_day_retention_days: int = Field(default=30, ge=2)  # daily cells / device days kept
+    processor_worker_threads: int = Field(default=0, ge=0)  # reserved (0: all in the event loop)
+    topic_device_daily: str = "telemetry.device-daily.v1"  # internal: stage 1 -> stage 2
+    topic_baselines: str = "telemetry.baselines.v1"  # compacted: named baselines
+    regression_metrics: tuple[str, ...] = (
+        "core_boot_ms", "gp_boot_ms", "core_logon_ms", "gp_logon_ms", "total_logon_ms",
+    )  # fmt: skip
+    regression_scopes: tuple[str, ...] = ("fleet", "model", "os_build")
+    regression_current_days: int = Field(default=5, ge=1)
+    regression_trailing_days: int = Field(default=14, ge=2)
+    regression_threshold: float = Field(default=0.10, gt=0)
+    regression_alpha: float = Field(default=0.01, gt=0, lt=1)
+    regression_min_devices: int = Field(default=5, ge=2)
+    regression_min_crashes: int = Field(default=5, ge=1)  # app versions: crashes in the current period
+
     @property
     def clickhouse_url_resolved(self) -> str:
         """The ClickHouse URL, defaulting to an embedded store under ``data_dir``."""
