@@ -33,7 +33,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    if os.environ.get("FLEETPULSE_TEST_DOCKER") == "1" and _docker_answers():
+    if _docker_answers():
         from testcontainers.kafka import KafkaContainer
 
         with KafkaContainer("apache/kafka:4.1.1").with_kraft() as container:
@@ -47,6 +47,23 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         broker.stop()
         print(f"\n[kafka] local broker stopped in {broker.shutdown_s:.1f}s")
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server_url() -> Iterator[str]:
+    """A real ClickHouse server: ``FLEETPULSE_TEST_CLICKHOUSE_URL``, or testcontainers' where a
+    Docker engine answers; otherwise the test is skipped with the reason (no fake stands in)."""
+    external = os.environ.get("FLEETPULSE_TEST_CLICKHOUSE_URL")
+    if external:
+        yield external
+        return
+    if not _docker_answers():
+        pytest.skip("no ClickHouse server: set FLEETPULSE_TEST_CLICKHOUSE_URL or provide a Docker engine")
+    from testcontainers.community.clickhouse import ClickHouseContainer
+
+    with ClickHouseContainer("clickhouse/clickhouse-server:25.8", port=9000) as container:
+        host, port = container.get_container_host_ip(), container.get_exposed_port(9000)
+        yield f"clickhouse://{container.username}:{container.password}@{host}:{port}/default"
 
 
 @pytest.fixture

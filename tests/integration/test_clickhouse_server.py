@@ -1,14 +1,13 @@
-"""ServerBackend: the native-protocol path, against a real server named by FLEETPULSE_TEST_CLICKHOUSE_URL.
+"""ServerBackend: the native-protocol path, against a real server (FLEETPULSE_TEST_CLICKHOUSE_URL,
+or testcontainers' ClickHouse where a Docker engine answers — the ``clickhouse_server_url`` fixture).
 
-Without that variable the server tests are skipped (no fake server stands in for one); the
-parameter encoding the backend hands clickhouse-driver is checked either way, since it needs
-no network.
+Without either the server tests are skipped (no fake server stands in for one); the parameter
+encoding the backend hands clickhouse-driver is checked either way, since it needs no network.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -18,11 +17,6 @@ from sinks.clickhouse import Backend, ServerBackend, encode_param, open_backend
 from sinks.clickhouse.server_backend import driver_params
 
 pytestmark = pytest.mark.clickhouse
-
-SERVER_URL = os.environ.get("FLEETPULSE_TEST_CLICKHOUSE_URL", "")
-needs_server = pytest.mark.skipif(
-    not SERVER_URL, reason="FLEETPULSE_TEST_CLICKHOUSE_URL not set: no ClickHouse server"
-)
 
 
 def test_open_backend_builds_a_server_backend_lazily() -> None:
@@ -45,21 +39,19 @@ def test_driver_sends_our_encoding_as_a_quoted_field(value: object) -> None:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Backend]:
-    backend = open_backend(SERVER_URL)
+def server(clickhouse_server_url: str) -> Iterator[Backend]:
+    backend = open_backend(clickhouse_server_url)
     backend.execute("CREATE DATABASE IF NOT EXISTS fleetpulse_test")
     yield backend
     backend.execute("DROP DATABASE IF EXISTS fleetpulse_test")
     backend.close()
 
 
-@needs_server
 def test_server_params_are_data(server: Backend) -> None:
     hostile = "'; DROP TABLE x; --"
     assert server.query("SELECT {v:String}", {"v": hostile}) == [(hostile,)]
 
 
-@needs_server
 def test_server_insert_dedup_and_exact_read(server: Backend) -> None:
     server.execute(
         "CREATE TABLE fleetpulse_test.t (a UInt64, s String) ENGINE = MergeTree ORDER BY a"
