@@ -132,6 +132,26 @@ class Settings(BaseSettings):
     regression_min_devices: int = Field(default=5, ge=2)
     regression_min_crashes: int = Field(default=5, ge=1)  # app versions: crashes in the current period
 
+    # -- security (docs/security.md): TLS, per-key rate limits, sink DLQ limit, analyst reads
+    collector_tls_cert_file: Path | None = None  # PEM certificate chain; with the key file: serve https
+    collector_tls_key_file: Path | None = None  # PEM private key of that certificate
+    collector_rate_records_per_s: float = Field(default=100_000.0, ge=0)  # per API key; 0: no limit
+    collector_rate_requests_per_s: float = Field(default=2_000.0, ge=0)  # per API key; 0: no limit
+    collector_rate_burst_s: float = Field(default=2.0, gt=0)  # bucket size = rate x this many seconds
+    sink_dlq_max_invalid_ratio: float = Field(default=0.05, ge=0, le=1)  # per partition, bad / seen
+    sink_dlq_max_consecutive: int = Field(default=100, ge=0)  # per partition, bad in a row
+    sink_dlq_min_messages: int = Field(default=1_000, ge=1)  # the ratio applies from this many seen
+    read_max_execution_time_s: float = Field(default=60.0, gt=0)  # analyst queries (sql, reports)
+
+    @field_validator("tenants")
+    @classmethod
+    def _hashed_keys_well_formed(cls, value: dict[str, Tenant]) -> dict[str, Tenant]:
+        """A key ``sha256:<64 hex>`` is a pre-hashed API key (ingest/auth.py); any other is the key."""
+        for key in value:
+            if key.startswith("sha256:") and not re.fullmatch(r"sha256:[0-9a-fA-F]{64}", key):
+                raise ValueError("a 'sha256:' tenant key must be followed by 64 hex digits")
+        return value
+
     @property
     def clickhouse_url_resolved(self) -> str:
         """The ClickHouse URL, defaulting to an embedded store under ``data_dir``."""

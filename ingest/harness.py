@@ -28,7 +28,8 @@ class CollectorThread:
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.collector_host}:{self.settings.collector_port}"
+        scheme = "https" if self.settings.collector_tls_cert_file is not None else "http"
+        return f"{scheme}://{self.settings.collector_host}:{self.settings.collector_port}"
 
     def _run(self) -> None:
         async def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 import time
 
 from aiohttp import web
@@ -23,6 +24,19 @@ from ingest.producer import EventProducer
 log = logging.getLogger("fleetpulse.collector")
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """Server TLS (>= 1.2) when both the certificate and key files are set, else ``None`` (plain http)."""
+    cert, key = settings.collector_tls_cert_file, settings.collector_tls_key_file
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ValueError("TLS needs both FLEETPULSE_COLLECTOR_TLS_CERT_FILE and ..._TLS_KEY_FILE")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile=cert, keyfile=key)
+    return context
+
+
 async def serve(settings: Settings, stop: asyncio.Event, started: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set, then shut down within the deadline."""
     registry = CollectorRegistry()
@@ -31,7 +45,9 @@ async def serve(settings: Settings, stop: asyncio.Event, started: asyncio.Event 
     app = make_app(settings, producer, registry)
     runner = web.AppRunner(app, shutdown_timeout=settings.collector_shutdown_timeout_s, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.collector_host, settings.collector_port)
+    site = web.TCPSite(
+        runner, settings.collector_host, settings.collector_port, ssl_context=tls_context(settings)
+    )
     await site.start()
     for address in runner.addresses:
         log.info("collector listening on %s", address)

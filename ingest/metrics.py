@@ -34,6 +34,7 @@ class CollectorMetrics:
     kafka_queue_depth: Gauge  # messages in the producer's local queue (sent, not yet acked)
     dedup_entries: Gauge  # identities currently remembered by the dedup store
     kafka_healthy: Gauge  # 1 when the last metadata probe answered within the allowed age
+    rate_limited: Counter  # requests refused with 429 by a per-key token bucket, by limit (requests/records)
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> CollectorMetrics:
@@ -68,4 +69,6 @@ class CollectorMetrics:
                                 registry=registry),
             kafka_healthy=Gauge(name("kafka_healthy"), "1 when Kafka answered a recent metadata probe",
                                 registry=registry),
+            rate_limited=Counter(name("rate_limited"), "Requests refused with 429, by limit", ["limit"],
+                                 registry=registry),
         )

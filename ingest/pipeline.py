@@ -1,6 +1,7 @@
 """``POST /v1/events`` as one readable chain of named steps.
 
-    authenticate -> check_media -> read_body -> split_records          (request.py; 401/415/413/400)
+    authenticate -> check_rate(requests) -> check_media -> read_body -> split_records
+    -> check_rate(records)                                  (request.py; 401/429/415/413/400)
     -> classify: check_size -> decode -> check_tenant                 (batch.py; per-record reasons)
     -> triage duplicates                                              (dedup.py)
     -> event_message (stamp ext.ingest, serialize) + dlq_message      (batch.py)
@@ -24,10 +25,20 @@ from aiohttp import web
 
 from fleetpulse.settings import Settings
 from ingest import batch as steps
+from ingest.auth import KeyRing
 from ingest.dedup import Claim, DedupKey, DedupStore, Triage, triage
 from ingest.metrics import CollectorMetrics
 from ingest.producer import BackpressureError, DeliveryBatch, EventProducer, Outgoing
-from ingest.request import BodyLimits, RequestError, authenticate, check_media, read_body, split_records
+from ingest.ratelimit import RateLimiter
+from ingest.request import (
+    BodyLimits,
+    RequestError,
+    authenticate,
+    check_media,
+    check_rate,
+    read_body,
+    split_records,
+)
 
 log = logging.getLogger("fleetpulse.collector")
 
@@ -50,6 +61,9 @@ class EventsEndpoint:
         self.dedup = dedup
         self.metrics = metrics
         self.limits = BodyLimits.from_settings(settings)
+        self.keys = KeyRing(settings.tenants)
+        self.limiter = RateLimiter(settings.collector_rate_requests_per_s,
+                                   settings.collector_rate_records_per_s, settings.collector_rate_burst_s)
         self.ack_timeout_s = settings.collector_delivery_timeout_ms / 1000 + 5.0
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -58,7 +72,10 @@ class EventsEndpoint:
         try:
             response = await self.ingest(request)
         except RequestError as exc:
-            response = web.json_response({"error": exc.reason, "detail": exc.detail}, status=exc.status)
+            if exc.status == 429:
+                self.metrics.rate_limited.labels(exc.detail).inc()
+            response = web.json_response({"error": exc.reason, "detail": exc.detail}, status=exc.status,
+                                         headers=exc.headers)
         except UnavailableError as exc:
             self.metrics.backpressure.labels(exc.cause).inc()
             response = web.json_response(
@@ -71,12 +88,14 @@ class EventsEndpoint:
 
     async def ingest(self, request: web.Request) -> web.Response:
         received_at = datetime.now(UTC)
-        tenant = authenticate(request, self.settings.tenants)
+        tenant = authenticate(request, self.keys)
+        check_rate(self.limiter, tenant)
         encoding = check_media(request)
         body = await read_body(request, encoding, self.limits)
         self.metrics.bytes_received.labels("wire").inc(body.wire_bytes)
         self.metrics.bytes_received.labels("decoded").inc(len(body.decoded))
         records = split_records(body.decoded, self.limits.max_records)
+        check_rate(self.limiter, tenant, len(records))
         self.metrics.records_received.inc(len(records))
 
         ctx = steps.IngestContext(tenant, received_at, request.remote or "")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from fleetpulse.settings import Settings, Tenant
+from ingest.auth import KeyRing
+from ingest.ratelimit import RateLimiter, retry_after
 
 MEDIA_TYPES = frozenset({"application/x-json-stream", "application/x-ndjson"})
 ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
@@ -23,11 +25,14 @@ _READ_CHUNK = 64 * 1024
 class RequestError(Exception):
     """The whole request is refused: ``status`` (400/401/413/415) and a ``reason`` word."""
 
-    def __init__(self, status: int, reason: str, detail: str = "") -> None:
+    def __init__(
+        self, status: int, reason: str, detail: str = "", headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{status} {reason}: {detail}" if detail else f"{status} {reason}")
         self.status = status
         self.reason = reason
         self.detail = detail
+        self.headers = headers  # extra answer headers (Retry-After on 429)
 
 
 @dataclass(frozen=True)
@@ -57,15 +62,25 @@ class Body:
     decoded: bytes
 
 
-def authenticate(request: web.Request, tenants: dict[str, Tenant]) -> Tenant:
-    """The tenant named by the ``apikey`` header, else 401."""
+def authenticate(request: web.Request, keys: KeyRing) -> Tenant:
+    """The tenant named by the ``apikey`` header (digest lookup, constant-time compare), else 401."""
     key = request.headers.get("apikey", "").strip()
     if not key:
         raise RequestError(401, "missing_apikey")
-    tenant = tenants.get(key)
+    tenant = keys.lookup(key)
     if tenant is None:
         raise RequestError(401, "unknown_apikey")
     return tenant
+
+
+def check_rate(limiter: RateLimiter, tenant: Tenant, records: int | None = None) -> None:
+    """429 + ``Retry-After`` when the tenant's request (or, with ``records``, record) bucket is empty."""
+    if records is None:
+        wait, limit = limiter.take_request(tenant.name), "requests"
+    else:
+        wait, limit = limiter.take_records(tenant.name, records), "records"
+    if wait > 0:
+        raise RequestError(429, "rate_limited", limit, headers={"Retry-After": str(retry_after(wait))})
 
 
 def check_media(request: web.Request) -> str:
