@@ -81,7 +81,12 @@ def child_preexec() -> None:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # as Kafka's Uuid.randomUuid(): never one starting with "-", which the storage tool's
+    # argument parser would take for an option (1 in 64 random ids)
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def server_properties(data_dir: Path, port: int, controller_port: int, partitions: int) -> str:
@@ -176,7 +181,9 @@ class LocalKafka:
         (self.data_dir / "log4j2.yaml").write_text(LOG4J2)
         if not (self.data_dir / "logs" / "meta.properties").exists():
             cmd = self._java(libs, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props))
-            subprocess.run(cmd, check=True, capture_output=True)
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise KafkaStartError(f"formatting {self.data_dir} failed: {done.stdout}{done.stderr}")
         return props
 
     def start(self, timeout_s: float = 90.0) -> None:
