@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     # fault injection (tests only): os._exit(137) after an epoch's inserts, before its commit
     sink_fault_crash_after_insert: bool = False
 
+    # -- faults (tests and the soak only, never in production; docs/reliability.md, sinks/faults.py)
+    sink_fault_outage_after_s: float = Field(default=0.0, ge=0)  # outage opens this long after start
+    sink_fault_outage_s: float = Field(default=0.0, ge=0)  # and lasts this long (0: no outage)
+
     # -- processors (processors/): faust workers, windows, regression detection
     processor_app_id: str = "fleetpulse-processors"
     processor_batch_max: int = Field(default=5_000, ge=1)  # events per take_events batch

@@ -20,6 +20,7 @@ from typing import Any
 from fleetpulse.settings import Settings
 from sinks.clickhouse import Backend
 from sinks.epoch import TP, Epoch, PlannedEnd
+from sinks.faults import OutageWindow
 from sinks.insert import InsertStep, PreparedEpoch
 from sinks.metrics import SinkMetrics
 from sinks.rows import BadMessage, Row, rows_for_event
@@ -52,6 +53,7 @@ class SinkPipeline:
         self.epoch = Epoch()
         self.generation = 0  # bumped by every rebalance: an epoch of an older generation is void
         self.paused = False
+        self.outage = OutageWindow(settings.sink_fault_outage_after_s, settings.sink_fault_outage_s)
 
     # -- rebalance -----------------------------------------------------------------------------------
 
@@ -151,6 +153,7 @@ class SinkPipeline:
         started = time.monotonic()
         while True:
             try:
+                self.outage.check()  # fault injection (tests only); a no-op unless configured
                 self.insert.run(prepared)
                 break
             except Exception as exc:
