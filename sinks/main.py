@@ -25,7 +25,7 @@ from sinks.clickhouse import Backend, open_backend
 from sinks.metrics import SinkMetrics
 from sinks.migrations import migrate
 from sinks.pipeline import SinkPipeline
-from sinks.serve import make_read_app
+from sinks.serve import ScopePolicy, make_read_app
 
 log = logging.getLogger("fleetpulse.sink")
 
@@ -63,7 +63,12 @@ async def _serve(settings: Settings) -> None:
         def healthy() -> bool:
             return writer.is_alive() and not errors
 
-        runner = web.AppRunner(make_read_app(backend, registry, executor, healthy), access_log=None)
+        scope = ScopePolicy(
+            frozenset(t.name for t in settings.tenants.values()),
+            settings.clickhouse_database,
+            settings.read_max_execution_time_s,
+        )
+        runner = web.AppRunner(make_read_app(backend, registry, executor, healthy, scope), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", settings.sink_port).start()
         done = asyncio.Event()

@@ -14,6 +14,8 @@ import orjson
 
 from fleetpulse.runfile import read_endpoints
 from fleetpulse.settings import Settings
+from sinks.clickhouse.base import Backend
+from sinks.scope import ScopeError, check_tenant_name, scoped_query_json
 
 
 class Reader(Protocol):
@@ -33,8 +35,14 @@ class RemoteReader:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
 
-    def query_json(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        body = orjson.dumps({"sql": sql, "params": params or {}})
+    def query_json(
+        self, sql: str, params: dict[str, Any] | None = None, *, tenant: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``tenant``: the server scopes the read to it (sinks/scope.py)."""
+        doc: dict[str, Any] = {"sql": sql, "params": params or {}}
+        if tenant is not None:
+            doc["tenant"] = tenant
+        body = orjson.dumps(doc)
         request = urllib.request.Request(
             f"{self.base_url}/v1/query",
             data=body,
@@ -53,11 +61,43 @@ class RemoteReader:
         """Nothing to release: each query is one HTTP request."""
 
 
-def open_reader(settings: Settings) -> Reader:
-    """The running stack's sink when there is one, else the store itself (which may be locked)."""
-    sink_url = read_endpoints(settings.data_dir).get("sink")
-    if sink_url:
-        return RemoteReader(sink_url)
-    from sinks.clickhouse import open_backend
+class ScopedReader:
+    """Every read as one tenant: through the read server (which scopes it), or scoped here."""
 
-    return open_backend(settings.clickhouse_url_resolved)
+    def __init__(self, inner: RemoteReader | Backend, tenant: str, settings: Settings) -> None:
+        self.inner = inner
+        self.tenant = tenant
+        self.database = settings.clickhouse_database
+        self.max_execution_time_s = settings.read_max_execution_time_s
+
+    def query_json(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        if isinstance(self.inner, RemoteReader):
+            return self.inner.query_json(sql, params, tenant=self.tenant)
+        try:
+            return scoped_query_json(
+                self.inner, sql, params, tenant=self.tenant, database=self.database,
+                max_execution_time_s=self.max_execution_time_s,
+            )  # fmt: skip
+        except ScopeError as exc:
+            raise QueryError(str(exc)) from exc
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def open_reader(settings: Settings, tenant: str | None = None) -> Reader:
+    """The running stack's sink when there is one, else the store itself (which may be locked).
+
+    With ``tenant`` (a configured tenant name) every read is scoped to that tenant by ClickHouse.
+    """
+    if tenant is not None:
+        check_tenant_name(tenant, {t.name for t in settings.tenants.values()})
+    sink_url = read_endpoints(settings.data_dir).get("sink")
+    inner: RemoteReader | Backend
+    if sink_url:
+        inner = RemoteReader(sink_url)
+    else:
+        from sinks.clickhouse import open_backend
+
+        inner = open_backend(settings.clickhouse_url_resolved)
+    return inner if tenant is None else ScopedReader(inner, tenant, settings)

@@ -15,6 +15,7 @@ import click
 
 from fleetpulse.reports.build import REPORTS, make_filters
 from fleetpulse.reports.params import Filters
+from fleetpulse.reports.tenancy import TENANT_HELP, resolve_tenant_cli
 from fleetpulse.reports.text import RENDERERS
 from fleetpulse.settings import Settings
 from sinks.reader import Reader, open_reader
@@ -36,7 +37,7 @@ def filter_options(func: F) -> F:
             "--since", help="Start (inclusive): ISO date/time, 'now', or 14d/36h/90m before --until."
         ),
         click.option("--until", help="End (exclusive); default: just after the newest event in the store."),
-        click.option("--tenant", default="", help="Only this tenant (default: all)."),
+        click.option("--tenant", default="", help=TENANT_HELP),
         click.option("--model", default="", help="Only this model ('Make/Model' or the model name)."),
         click.option(
             "--os-build", "os_build", default="", help="Only this OS build (10.0.22631.4169 or 22631)."
@@ -67,9 +68,15 @@ def _filters(reader: Reader, settings: Settings, opts: dict[str, Any]) -> Filter
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
 
 
+def _open(settings: Settings, opts: dict[str, Any]) -> Reader:
+    """A reader scoped to the resolved tenant (which also becomes the report's tenant filter)."""
+    opts["tenant"] = resolve_tenant_cli(settings, opts["tenant"])
+    return open_reader(settings, tenant=opts["tenant"])
+
+
 def _run(ctx: click.Context, name: str, opts: dict[str, Any], **kwargs: Any) -> None:
     settings = _settings(ctx)
-    reader = open_reader(settings)
+    reader = _open(settings, opts)
     try:
         flt = _filters(reader, settings, opts)
         doc = REPORTS[name](reader, flt, **kwargs)
@@ -112,7 +119,7 @@ def report_html(ctx: click.Context, /, out: Path, **opts: Any) -> None:
     from fleetpulse.reports.html import build_html_report
 
     settings = _settings(ctx)
-    reader = open_reader(settings)
+    reader = _open(settings, opts)
     try:
         flt = _filters(reader, settings, opts)
         page = build_html_report(reader, flt)

@@ -83,8 +83,14 @@ class Backend(Protocol):
         """Run a ``SELECT`` and return its rows as tuples of Python values."""
         ...
 
-    def query_json(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
-        """Run a ``SELECT`` and return one dict per row, keyed by column name, JSON-serialisable."""
+    def query_json(
+        self, sql: str, params: Params | None = None, *, settings: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run a ``SELECT`` and return one dict per row, keyed by column name, JSON-serialisable.
+
+        ``settings``: ClickHouse settings for this query only (name -> SQL literal), e.g. the
+        ``additional_table_filters`` of a tenant-scoped read (sinks/scope.py).
+        """
         ...
 
     def insert(

@@ -11,7 +11,7 @@ boot rows/s on one core (``python -m sinks.bench_insert``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +78,10 @@ class ChdbBackend:
         _, rows = self._select(sql, params)
         return rows
 
-    def query_json(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
-        names, rows = self._select(sql, params)
+    def query_json(
+        self, sql: str, params: Params | None = None, *, settings: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        names, rows = self._select(sql, params, settings)
         return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in rows]
 
     def insert(
@@ -125,17 +127,29 @@ class ChdbBackend:
             raise ClickHouseError(f"{self.url} is closed")
         return self._session
 
-    def _run(self, sql: str, params: Params | None, fmt: str) -> Any:
+    def _run(
+        self, sql: str, params: Params | None, fmt: str, settings: Mapping[str, str] | None = None
+    ) -> Any:
         bound = {name: encode_param(value) for name, value in (params or {}).items()}
         with self._guard:
             session = self._require()
             try:
-                return session.query(sql, fmt, params=bound or None)
+                # per-query settings: chdb takes none with a query, so SET them for this one
+                # statement and back to DEFAULT, all under the guard (no other statement between)
+                for name, literal in (settings or {}).items():
+                    session.query(f"SET {check_identifier(name)} = {literal}")
+                try:
+                    return session.query(sql, fmt, params=bound or None)
+                finally:
+                    for name in settings or {}:
+                        session.query(f"SET {name} = DEFAULT")
             except RuntimeError as exc:
                 raise ClickHouseError(str(exc)) from exc
 
-    def _select(self, sql: str, params: Params | None) -> tuple[list[str], list[tuple[Any, ...]]]:
-        result = self._run(sql, params, "JSONCompact")
+    def _select(
+        self, sql: str, params: Params | None, settings: Mapping[str, str] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        result = self._run(sql, params, "JSONCompact", settings)
         raw = result.bytes() if hasattr(result, "bytes") else result
         if not raw:
             return [], []

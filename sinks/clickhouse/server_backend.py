@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clickhouse_driver import Client
@@ -93,8 +93,10 @@ class ServerBackend:
         _, rows = self._select(sql, params)
         return rows
 
-    def query_json(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
-        names, rows = self._select(sql, params)
+    def query_json(
+        self, sql: str, params: Params | None = None, *, settings: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        names, rows = self._select(sql, params, settings)
         return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in rows]
 
     def insert(
@@ -137,15 +139,19 @@ class ServerBackend:
             raise ClickHouseError(f"{self.url} is closed")
         return self._client
 
-    def _call(self, sql: str, params: Params | None) -> Any:
+    def _call(self, sql: str, params: Params | None, settings: Mapping[str, str] | None = None) -> Any:
         with self._guard:
             client = self._require()
             try:
-                return client.execute(sql, driver_params(params), with_column_types=True)
+                # per-query settings travel with the query packet (SQL literals, parsed by the server)
+                extra = dict(settings) if settings else None
+                return client.execute(sql, driver_params(params), with_column_types=True, settings=extra)
             except Exception as exc:
                 raise ClickHouseError(str(exc)) from exc
 
-    def _select(self, sql: str, params: Params | None) -> tuple[list[str], list[tuple[Any, ...]]]:
-        rows, columns = self._call(sql, params)
+    def _select(
+        self, sql: str, params: Params | None, settings: Mapping[str, str] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        rows, columns = self._call(sql, params, settings)
         names = [name for name, _type in columns]
         return names, [tuple(_normalise(v) for v in row) for row in rows]

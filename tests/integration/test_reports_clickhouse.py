@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from fleetpulse.reports import apps, build, devices, models, regressions, restarts, startup
 from fleetpulse.reports.html import build_html_report
 from fleetpulse.reports.params import Filters
-from fleetpulse.settings import Settings
+from fleetpulse.settings import Settings, Tenant
 from processors import scores
 from sinks.clickhouse import Backend
 
@@ -587,8 +587,9 @@ class _Shared:
 def cli_env(clickhouse: Backend, clickhouse_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     from fleetpulse.reports import cli
 
-    monkeypatch.setattr(cli, "open_reader", lambda settings: _Shared(clickhouse))
-    return clickhouse_settings
+    monkeypatch.setattr(cli, "open_reader", lambda settings, tenant=None: _Shared(clickhouse))
+    # reports read as one configured tenant (docs/security.md): configure this module's tenant
+    return clickhouse_settings.model_copy(update={"tenants": {"k": Tenant(name=TENANT, ikeys=())}})
 
 
 @pytest.mark.usefixtures("data", "regression_rows")
