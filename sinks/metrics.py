@@ -32,6 +32,8 @@ class SinkMetrics:
     consumer_lag: Gauge  # high watermark - consumer position, by topic and partition
     epochs: Counter  # epochs committed, by outcome (new / replayed / partial_replay)
     bad_messages: Counter  # messages that yield no row, by topic and reason word (skipped, counted)
+    dlq_messages: Counter  # bad messages acknowledged on the DLQ topic, by origin topic and reason
+    dlq_limit_exceeded: Counter  # times the per-partition DLQ limit stopped the sink, by topic
     step_latency: Histogram  # seconds spent per epoch in each pipeline step
     running: Gauge  # 1 while the consumer loop runs (healthz)
     event_to_queryable: Histogram  # now - ext.ingest.time once the insert returned, by raw table
@@ -76,6 +78,12 @@ class SinkMetrics:
             epochs=Counter(name("epochs"), "Epochs committed", ["outcome"], registry=registry),
             bad_messages=Counter(
                 name("bad_messages"), "Messages skipped (no row)", ["topic", "reason"], registry=registry
+            ),
+            dlq_messages=Counter(
+                name("dlq_messages"), "Bad messages acked on the DLQ", ["topic", "reason"], registry=registry
+            ),
+            dlq_limit_exceeded=Counter(
+                name("dlq_limit_exceeded"), "DLQ limit stops of the sink", ["topic"], registry=registry
             ),
             step_latency=Histogram(
                 name("step_seconds"),

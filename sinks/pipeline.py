@@ -19,6 +19,7 @@ from typing import Any
 
 from fleetpulse.settings import Settings
 from sinks.clickhouse import Backend
+from sinks.dlq import DeadLetters
 from sinks.epoch import TP, Epoch, PlannedEnd
 from sinks.faults import OutageWindow
 from sinks.insert import InsertStep, PreparedEpoch
@@ -50,6 +51,7 @@ class SinkPipeline:
         self.decode = decoders(settings)
         self.insert = InsertStep(backend, settings.clickhouse_database, metrics)
         self.source = KafkaSource(settings, metrics, self._assigned, self._revoked)
+        self.dead_letters = DeadLetters(settings, metrics)
         self.epoch = Epoch()
         self.generation = 0  # bumped by every rebalance: an epoch of an older generation is void
         self.paused = False
@@ -91,6 +93,7 @@ class SinkPipeline:
                 self.flush(self.epoch, stop, deadline)
         finally:
             self.metrics.running.set(0)
+            self.dead_letters.close()
             self.source.close()
 
     def closed(self, epoch: Epoch) -> bool:
@@ -136,9 +139,11 @@ class SinkPipeline:
             table, row = self.decode[topic](value, partition, offset)
         except BadMessage as exc:
             self.metrics.bad_messages.labels(topic, exc.reason).inc()
-            log.warning("skipping %s/%d@%d: %s", topic, partition, offset, exc)
+            log.warning("dead-lettering %s/%d@%d: %s", topic, partition, offset, exc)
+            self.dead_letters.invalid(tp, offset, value, exc.reason, str(exc))  # or DlqLimitExceeded
             epoch.skip(tp, offset, len(value))
             return
+        self.dead_letters.valid(tp)
         epoch.add(tp, offset, table, row, len(value))
 
     def flush(self, epoch: Epoch, stop: threading.Event, deadline: float | None = None) -> bool:
