@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     collector_dlq_max_value_bytes: int = Field(default=64 * 1024, ge=256)  # raw line kept in the DLQ
     collector_dedup_max_entries: int = Field(default=2_000_000, ge=1)  # identities remembered
     collector_dedup_window_s: float = Field(default=24 * 3600.0, gt=0)  # and for at most this long
+    collector_dedup_warm_s: float = Field(default=300.0, ge=0)  # start-up: remember the topic's last N s
     collector_queue_max_messages: int = Field(default=200_000, ge=1)  # librdkafka local queue
     collector_queue_max_kbytes: int = Field(default=256 * 1024, ge=1)  # librdkafka local queue
     collector_inflight_high_water: float = Field(default=0.8, gt=0, le=1)  # 503 above this share
@@ -122,7 +123,6 @@ class Settings(BaseSettings):
     processor_max_lateness_h: float = Field(default=96.0, gt=0)  # late events accepted this long
     processor_window_grace_h: float = Field(default=1.0, ge=0)  # hour windows kept lateness + grace
     processor_day_retention_days: int = Field(default=30, ge=2)  # daily cells / device days kept
-    processor_worker_threads: int = Field(default=0, ge=0)  # reserved (0: all in the event loop)
     topic_device_daily: str = "telemetry.device-daily.v1"  # internal: stage 1 -> stage 2
     topic_baselines: str = "telemetry.baselines.v1"  # compacted: named baselines
     regression_metrics: tuple[str, ...] = (
@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     regression_alpha: float = Field(default=0.01, gt=0, lt=1)
     regression_min_devices: int = Field(default=5, ge=2)
     regression_min_crashes: int = Field(default=5, ge=1)  # app versions: crashes in the current period
+    regression_recover_after: int = Field(default=2, ge=1)  # non-regressed evaluations before closing
 
     # -- security (docs/security.md): TLS, per-key rate limits, sink DLQ limit, analyst reads
     collector_tls_cert_file: Path | None = None  # PEM certificate chain; with the key file: serve https

@@ -29,10 +29,13 @@ def make_app(
     registry: CollectorRegistry,
     *,
     readiness: Mapping[str, ReadinessCheck] | None = None,
+    dedup: DedupStore | None = None,
 ) -> web.Application:
-    """Build the collector app. ``readiness`` adds named checks ``/healthz`` must also pass."""
+    """Build the collector app. ``readiness`` adds named checks ``/healthz`` must also pass;
+    ``dedup``: an already warmed store (ingest/warm.py), else an empty one."""
     metrics = producer.metrics
-    dedup = DedupStore(settings.collector_dedup_max_entries, settings.collector_dedup_window_s)
+    if dedup is None:
+        dedup = DedupStore(settings.collector_dedup_max_entries, settings.collector_dedup_window_s)
     endpoint = EventsEndpoint(settings, producer, dedup, metrics)
     checks: dict[str, ReadinessCheck] = {"kafka": producer.healthy, **(readiness or {})}
 

@@ -13,7 +13,8 @@ and stop-error reports, its ``reportId``. Keys live in three states:
 * unknown - forward it.
 
 Memory: about 70 bytes per remembered key (a hash in a set). The store is per process and
-in memory: a restart forgets it (downstream storage deduplicates by identity as well).
+in memory; at start-up the collector warms it from the tail of the events topic (ingest/warm.py),
+so a crash does not forget what Kafka already holds.
 All methods run on the event loop thread.
 """
 
@@ -85,6 +86,10 @@ class DedupStore:
         self._remember(acked)
         if not claim.done():
             claim.set_result(acked)
+
+    def remember(self, keys: Iterable[DedupKey]) -> None:
+        """Mark ``keys`` seen (Kafka holds them): used to warm the store at start-up."""
+        self._remember(keys)
 
     def _remember(self, keys: Iterable[DedupKey]) -> None:
         now = self._clock()

@@ -18,8 +18,10 @@ from prometheus_client import CollectorRegistry
 
 from fleetpulse.settings import Settings
 from ingest.app import make_app
+from ingest.dedup import DedupStore
 from ingest.metrics import CollectorMetrics
 from ingest.producer import EventProducer
+from ingest.warm import warm_dedup
 
 log = logging.getLogger("fleetpulse.collector")
 
@@ -42,7 +44,9 @@ async def serve(settings: Settings, stop: asyncio.Event, started: asyncio.Event 
     registry = CollectorRegistry()
     metrics = CollectorMetrics.create(registry)
     producer = EventProducer(settings, metrics)
-    app = make_app(settings, producer, registry)
+    dedup = DedupStore(settings.collector_dedup_max_entries, settings.collector_dedup_window_s)
+    await asyncio.to_thread(warm_dedup, settings, dedup)  # before serving: a restart must not forget
+    app = make_app(settings, producer, registry, dedup=dedup)
     runner = web.AppRunner(app, shutdown_timeout=settings.collector_shutdown_timeout_s, access_log=None)
     await runner.setup()
     site = web.TCPSite(
