@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 from bench.accuracy import percentile_error
-from bench.e2e import E2EResult, Lines, optimize, run_steps, sink_rate, storage
+from bench.e2e import E2EResult, Lines, optimize, run_steps, sink_rate, storage, top_columns
 from bench.fleet import Fleet, generate
 from bench.memory import rss_mb_per_million
 from bench.peers import PEERS, run_peers
@@ -94,6 +94,7 @@ def _e2e(plan: Plan, fleet: Fleet, bootstrap: str, data_dir: Path) -> tuple[E2ER
         result.rss_mb = {name: rss_mb(pid) for name, pid in stack.pids().items()}
         optimize(stack.sink_url, ("boot_events", "app_crashes"))
         result.storage = storage(stack.sink_url, fleet)
+        result.top_columns = top_columns(stack.sink_url, ("boot_events", "app_crashes"))
     return result, time.time()
 
 
@@ -160,6 +161,7 @@ def run_bench(settings: Settings, plan: Plan, peers: tuple[str, ...], keep: bool
         },
         "steps": [asdict(s) for s in e2e.steps],
         "storage": e2e.storage,
+        "storage_top_columns": e2e.top_columns,
         "peers": peer_rates,
         "peer_runs": {name: {"rates": r.rates, "errors": r.errors} for name, r in runs.items()},
     }

@@ -22,6 +22,7 @@ import statistics
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import orjson
@@ -64,6 +65,7 @@ class E2EResult:
     hist_p99_s: float = 0.0
     sink_rows_per_s: float = 0.0
     storage: dict[str, dict[str, float]] = field(default_factory=dict)
+    top_columns: dict[str, list[list[Any]]] = field(default_factory=dict)
     rss_mb: dict[str, float] = field(default_factory=dict)
     processor_in_path: bool = False
 
@@ -209,6 +211,22 @@ def storage(sink_url: str, fleet: Fleet) -> dict[str, dict[str, float]]:
             "disk_bytes_per_event": total[2] / total[0],
             "json_bytes_per_event": total[3] / total[0], "json_ratio": total[3] / total[1],
         }  # fmt: skip
+    return out
+
+
+def top_columns(sink_url: str, tables: tuple[str, ...], limit: int = 6) -> dict[str, list[list[Any]]]:
+    """Per table, the columns holding the most compressed bytes: ``[column, bytes per row]``."""
+    out: dict[str, list[list[Any]]] = {}
+    for table in tables:
+        rows = query(
+            sink_url,
+            "SELECT c.name, c.data_compressed_bytes / greatest(1, t.rows) AS per_row "
+            "FROM system.columns AS c CROSS JOIN (SELECT sum(rows) AS rows FROM system.parts "
+            f"WHERE active AND database = 'fleetpulse' AND table = '{table}') AS t "
+            f"WHERE c.database = 'fleetpulse' AND c.table = '{table}' "
+            f"ORDER BY c.data_compressed_bytes DESC LIMIT {limit}",
+        )
+        out[table] = [[str(name), round(float(per_row), 2)] for name, per_row in rows]
     return out
 
 

@@ -7,6 +7,7 @@ and a crash adds one per (hour, app version); percentiles (numpy) when the strea
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from typing import Any
@@ -23,6 +24,7 @@ def main() -> None:
     app = faust.App(
         args.group, broker=f"kafka://{args.bootstrap}", value_serializer="raw", key_serializer="raw",
         store="memory://", web_enabled=False, autodiscover=False, consumer_auto_offset_reset="earliest",
+        datadir=tempfile.mkdtemp(prefix="faust-peer-"),
     )  # fmt: skip
     topic = app.topic(args.topic, value_type=bytes, key_type=bytes)
     boots: defaultdict[tuple[str, str], list[int]] = defaultdict(list)

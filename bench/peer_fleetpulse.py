@@ -11,6 +11,7 @@ steps (the worker itself is measured instead once ``fleetpulse process`` exists)
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,6 +33,7 @@ def main() -> None:
     app = faust.App(
         args.group, broker=f"kafka://{args.bootstrap}", value_serializer="raw", key_serializer="raw",
         store="memory://", web_enabled=False, autodiscover=False, consumer_auto_offset_reset="earliest",
+        datadir=tempfile.mkdtemp(prefix="faust-peer-"),
     )  # fmt: skip
     topic = app.topic(args.topic, value_type=bytes, key_type=bytes)
     total = Partials()
