@@ -112,13 +112,20 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.argument("query")
 @click.option("--param", "-p", multiple=True, help="Bind {NAME:Type} in QUERY: NAME=VALUE (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--tenant", default="", help="Read as this tenant (default: the only configured one).")
 @click.pass_context
-def sql(ctx: click.Context, query: str, param: tuple[str, ...], as_json: bool) -> None:
-    """Run QUERY against ClickHouse (through the running stack when there is one)."""
+def sql(ctx: click.Context, query: str, param: tuple[str, ...], as_json: bool, tenant: str) -> None:
+    """Run one SELECT against ClickHouse as one tenant (through the running stack when there is one).
+
+    ClickHouse scopes every table to the tenant; SETTINGS, table functions and multiple
+    statements are refused (docs/security.md).
+    """
+    from fleetpulse.reports.tenancy import resolve_tenant_cli
     from fleetpulse.table import render_table
     from sinks.reader import open_reader
 
-    reader = open_reader(_settings(ctx))
+    settings = _settings(ctx)
+    reader = open_reader(settings, tenant=resolve_tenant_cli(settings, tenant))
     try:
         rows = reader.query_json(query, _parse_params(param))
     finally:
