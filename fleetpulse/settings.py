@@ -148,6 +148,12 @@ class Settings(BaseSettings):
     sink_dlq_min_messages: int = Field(default=1_000, ge=1)  # the ratio applies from this many seen
     read_max_execution_time_s: float = Field(default=60.0, gt=0)  # analyst queries (sql, reports)
 
+    # -- replay (ingest/replay.py, docs/security.md "Replaying the DLQ")
+    replay_group_id: str = "fleetpulse-replay-dlq"  # consumer group of `fleetpulse replay-dlq`
+    replay_batch: int = Field(default=500, ge=1)  # DLQ records per consume / flush / commit
+    replay_dedup_warm_s: float = Field(default=24 * 3600.0, ge=0)  # dedup: the events topic's last N s
+    replay_dedup_warm_timeout_s: float = Field(default=300.0, gt=0)  # warm-up deadline (then partial)
+
     @field_validator("tenants")
     @classmethod
     def _hashed_keys_well_formed(cls, value: dict[str, Tenant]) -> dict[str, Tenant]:

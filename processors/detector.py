@@ -37,15 +37,22 @@ from processors.sketch import sketch_of
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    metrics: tuple[str, ...] = ("core_boot_ms", "gp_boot_ms", "core_logon_ms", "gp_logon_ms", "total_logon_ms")
+    metrics: tuple[str, ...] = (
+        "core_boot_ms",
+        "gp_boot_ms",
+        "core_logon_ms",
+        "gp_logon_ms",
+        "total_logon_ms",
+    )
     scopes: tuple[str, ...] = ("fleet", "model", "os_build")
     current_days: int = 5
     trailing_days: int = 14
     retention_days: int = 30
+    recover_after: int = 2  # consecutive non-regressed evaluations before a regression closes
     min_baseline_days: int = 7  # evaluate only once this many days of history precede "current"
     min_crashes: int = 5
     crash_cap_per_day: int = 10
-    regression: RegressionConfig = RegressionConfig()
+    regression: RegressionConfig = field(default_factory=RegressionConfig)
 
 
 @dataclass
@@ -63,7 +70,8 @@ class TenantState:
     partition_wm: dict[int, float] = field(default_factory=dict)
     evaluated_day: int = -1
     first_day: int = -1
-    tracker: RegressionTracker = field(default_factory=RegressionTracker)
+    seq: int = 0  # state writes so far (the newest copy wins on restore)
+    tracker: RegressionTracker = field(default_factory=lambda: RegressionTracker(recover_after=2))
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)  # open regression id -> its message
     periods: dict[str, tuple[int, int]] = field(default_factory=dict)  # open id -> its baseline days
 
@@ -109,18 +117,20 @@ def _p50(values: list[float]) -> float | None:
     return sketch_of(values).quantile(0.5) if values else None
 
 
-def evaluate(st: TenantState, end_day: int, cfg: DetectorConfig,
-             baselines: Mapping[str, Snapshot] | None = None) -> list[dict[str, Any]]:
+def evaluate(
+    st: TenantState, end_day: int, cfg: DetectorConfig, baselines: Mapping[str, Snapshot] | None = None
+) -> list[dict[str, Any]]:
     """Run every detection for the complete day ``end_day``; returns regression messages."""
     cur_lo = end_day - (cfg.current_days - 1) * DAY
     base_hi = cur_lo - DAY
     base_lo = base_hi - (cfg.trailing_days - 1) * DAY
     periods: dict[str, tuple[int, int, Snapshot | None]] = {"trailing": (base_lo, base_hi, None)}
-    for name, snap in (baselines or {}).items():
-        periods[name] = (snap.start_day, snap.end_day, snap)
+    for name, named in (baselines or {}).items():
+        periods[name] = (named.start_day, named.end_day, named)
     out: list[dict[str, Any]] = []
     at = float(end_day + DAY)
     st.evaluated_day = end_day
+    st.tracker.recover_after = cfg.recover_after
     if st.first_day < 0 or base_hi - st.first_day < (cfg.min_baseline_days - 1) * DAY:
         return out  # not enough history for a baseline yet
     for metric in cfg.metrics:
@@ -144,16 +154,22 @@ def evaluate(st: TenantState, end_day: int, cfg: DetectorConfig,
                         bv = [v for d in devs for v in _values(st.devices[d], metric, klo, khi)]
                         base = MetricSnapshot(_p50(bv), len(bv), sum(1 for d in devs if d in kmed))
                     cur = MetricSnapshot(_p50(cur_vals), len(cur_vals), sum(1 for d in devs if d in cur_med))
-                    det = detect(base, cur, [kmed[d] for d in devs if d in kmed],
-                                 [cur_med[d] for d in devs if d in cur_med], cfg.regression,
-                                 is_lower_better(metric))
+                    det = detect(
+                        base,
+                        cur,
+                        [kmed[d] for d in devs if d in kmed],
+                        [cur_med[d] for d in devs if d in cur_med],
+                        cfg.regression,
+                        is_lower_better(metric),
+                    )
                     out += _track(st, key, det, at, cfg, (klo, khi), end_day, devs)
     out += _apps(st, cfg, cur_lo, end_day, base_lo, base_hi, at)
     return out
 
 
-def _frozen(st: TenantState, key: tuple[str, str, str, str], lo: int, hi: int, med: dict[str, float],
-            metric: str) -> tuple[int, int, dict[str, float]]:
+def _frozen(
+    st: TenantState, key: tuple[str, str, str, str], lo: int, hi: int, med: dict[str, float], metric: str
+) -> tuple[int, int, dict[str, float]]:
     """While a regression is open its baseline stays the one it was detected against, so it
     closes on recovery, not because the trailing window absorbed the regressed days."""
     op = st.tracker.open.get(key)
@@ -178,8 +194,9 @@ def _app_totals(st: TenantState, lo: int, hi: int, cap: int) -> dict[tuple[str, 
     return out
 
 
-def _apps(st: TenantState, cfg: DetectorConfig, cur_lo: int, end_day: int, base_lo: int, base_hi: int,
-          at: float) -> list[dict[str, Any]]:
+def _apps(
+    st: TenantState, cfg: DetectorConfig, cur_lo: int, end_day: int, base_lo: int, base_hi: int, at: float
+) -> list[dict[str, Any]]:
     cur = _app_totals(st, cur_lo, end_day, cfg.crash_cap_per_day)
     base = _app_totals(st, base_lo, base_hi, cfg.crash_cap_per_day)
     per_app: dict[str, list[Any]] = {}
@@ -194,13 +211,23 @@ def _apps(st: TenantState, cfg: DetectorConfig, cur_lo: int, end_day: int, base_
         bdevs = set().union(*(b[3] for b in others))
         det = detect_rate(bx, bu / 3.6e6, x, u / 3.6e6, len(bdevs), len(devs), cfg.regression)
         key = ("app_version", f"{app}|{ver}", APP_CRASH_RATE, "trailing")
-        out += _track(st, key, det, at, cfg, (base_lo, base_hi), end_day, sorted(devs), app_version=(app, ver))
+        out += _track(
+            st, key, det, at, cfg, (base_lo, base_hi), end_day, sorted(devs), app_version=(app, ver)
+        )
     return out
 
 
-def _track(st: TenantState, key: tuple[str, str, str, str], det: Detection, at: float, cfg: DetectorConfig,
-           period: tuple[int, int], end_day: int, devs: list[str], app_version: tuple[str, str] | None = None
-           ) -> list[dict[str, Any]]:
+def _track(
+    st: TenantState,
+    key: tuple[str, str, str, str],
+    det: Detection,
+    at: float,
+    cfg: DetectorConfig,
+    period: tuple[int, int],
+    end_day: int,
+    devs: list[str],
+    app_version: tuple[str, str] | None = None,
+) -> list[dict[str, Any]]:
     ev = st.tracker.observe(key, det, at)
     if ev is None:
         return []
@@ -211,33 +238,63 @@ def _track(st: TenantState, key: tuple[str, str, str, str], det: Detection, at: 
     st.periods[ev.regression_id] = period
     started, causes = _start_and_causes(st, key, period[0], end_day, devs, cfg, app_version)
     doc = {
-        "regression_id": ev.regression_id, "status": "open", "tenant": st.tenant, "scope_type": key[0],
-        "scope": key[1], "metric": key[2], "baseline_name": key[3], "baseline_value": det.baseline_value,
+        "regression_id": ev.regression_id,
+        "status": "open",
+        "tenant": st.tenant,
+        "scope_type": key[0],
+        "scope": key[1],
+        "metric": key[2],
+        "baseline_name": key[3],
+        "baseline_value": det.baseline_value,
         "current_value": det.current_value,
         "change_pct": None if det.change is None else det.change * 100.0,
-        "devices_baseline": det.n_baseline, "devices_current": det.n_current, "test": det.test,
-        "p_value": det.p_value, "started_at": rfc3339(started), "detected_at": rfc3339(at),
+        "devices_baseline": det.n_baseline,
+        "devices_current": det.n_current,
+        "test": det.test,
+        "p_value": det.p_value,
+        "started_at": rfc3339(started),
+        "detected_at": rfc3339(at),
         "closed_at": None,
-        "causes": [{"change_id": c.change_id, "change_name": c.change_name,
-                    "prevalence_affected": c.prevalence_affected,
-                    "prevalence_unaffected": c.prevalence_unaffected, "lift": c.lift} for c in causes[:5]],
+        "causes": [
+            {
+                "change_id": c.change_id,
+                "change_name": c.change_name,
+                "prevalence_affected": c.prevalence_affected,
+                "prevalence_unaffected": c.prevalence_unaffected,
+                "lift": c.lift,
+            }
+            for c in causes[:5]
+        ],
     }
     st.docs[ev.regression_id] = doc
     return [doc]
 
 
-def _start_and_causes(st: TenantState, key: tuple[str, str, str, str], lo: int, end_day: int, devs: list[str],
-                      cfg: DetectorConfig, app_version: tuple[str, str] | None) -> tuple[float, list[Any]]:
+def _start_and_causes(
+    st: TenantState,
+    key: tuple[str, str, str, str],
+    lo: int,
+    end_day: int,
+    devs: list[str],
+    cfg: DetectorConfig,
+    app_version: tuple[str, str] | None,
+) -> tuple[float, list[Any]]:
     days = list(range(lo, end_day + DAY, DAY))
     if app_version is not None:
         av = "|".join(app_version)
-        first = min((d for h in st.devices.values() for d, day in h.days.items() if av in day["a"]),
-                    default=lo)
+        users: dict[int, set[str]] = {}
+        for dev, h in st.devices.items():
+            for d, day in h.days.items():
+                if av in day["a"]:
+                    users.setdefault(d, set()).add(dev)
+        # its first day with enough devices (a few devices in far time zones start it a day early)
+        first = min((d for d, u in users.items() if len(u) >= cfg.regression.min_devices), default=lo)
         affected = set(devs)
         others = {d for d, h in st.devices.items() if any(first <= x <= end_day for x in h.days)}
-        return float(first), attribute({d: st.devices[d].changes for d in st.devices}, affected,
-                                       others - affected, float(first))
-    stype, _, metric, _ = key
+        return float(first), attribute(
+            {d: st.devices[d].changes for d in st.devices}, affected, others - affected, float(first)
+        )
+    _stype, _, metric, _ = key
     daily = [[v for dev in devs for v in _values(st.devices[dev], metric, d, d)] for d in days]
     sizes = [len(v) for v in daily if v]
     enough = max(5.0, 0.5 * float(np.median(sizes))) if sizes else 5.0
@@ -247,8 +304,9 @@ def _start_and_causes(st: TenantState, key: tuple[str, str, str, str], lo: int, 
         if p is not None and len(vals) >= enough:  # thin days (weekends) would place it wrongly
             series.append(p)
             sdays.append(d)
-    cp = change_point(series, cfg.regression.change_point_min_segment,
-                      direction=1 if is_lower_better(metric) else -1)
+    cp = change_point(
+        series, cfg.regression.change_point_min_segment, direction=1 if is_lower_better(metric) else -1
+    )
     start = sdays[cp.index] if cp is not None else end_day - (cfg.current_days - 1) * DAY
     before = _medians(st, metric, lo, start - DAY)
     after = _medians(st, metric, start, end_day)
@@ -256,5 +314,6 @@ def _start_and_causes(st: TenantState, key: tuple[str, str, str, str], lo: int, 
     scope_devs = set(devs)
     affected = {d for d in scope_devs if d in before and d in after and after[d] > before[d] * worse}
     both = {d for d in before if d in after}
-    return float(start), attribute({d: st.devices[d].changes for d in both}, affected, both - affected,
-                                   float(start))
+    return float(start), attribute(
+        {d: st.devices[d].changes for d in both}, affected, both - affected, float(start)
+    )

@@ -31,32 +31,64 @@ def aggregate_messages(g: GroupState, changed: Iterable[CellKey]) -> list[tuple[
     p = g.partials
     for ck in sorted(changed):
         kind, (wk, ws, st, sc, name) = ck
-        base: dict[str, Any] = {"kind": kind, "tenant": g.tenant, "window_kind": wk,
-                                "window_start": rfc3339(ws), "scope_type": st, "scope": sc}
+        base: dict[str, Any] = {
+            "kind": kind,
+            "tenant": g.tenant,
+            "window_kind": wk,
+            "window_start": rfc3339(ws),
+            "scope_type": st,
+            "scope": sc,
+        }
         tail = {"source_partition": g.partition, "version": g.versions.get(ck, -1)}
         if kind == "metric":
             m = p.metrics[(wk, ws, st, sc, name)]
             sk = m.sketch
             q = sk.quantiles(QUANTILES)
-            doc = {**base, "metric": name, **tail, "count": sk.count, "sum": sk.sum,
-                   "min": sk.min if sk.count else None, "max": sk.max if sk.count else None,
-                   "zero_count": sk.zero_count, "buckets": {str(k): c for k, c in sk.buckets().items()},
-                   "p50": q[0], "p90": q[1], "p99": q[2], "devices": len(m.devices)}
+            doc = {
+                **base,
+                "metric": name,
+                **tail,
+                "count": sk.count,
+                "sum": sk.sum,
+                "min": sk.min if sk.count else None,
+                "max": sk.max if sk.count else None,
+                "zero_count": sk.zero_count,
+                "buckets": {str(k): c for k, c in sk.buckets().items()},
+                "p50": q[0],
+                "p90": q[1],
+                "p99": q[2],
+                "devices": len(m.devices),
+            }
         elif kind == "app":
             a = p.apps[(wk, ws, st, sc, name)]
-            doc = {**base, "app": name, "app_version": sc if st == "app_version" else "", **tail,
-                   "active_devices": len(a.devices), "usage_ms": a.usage_ms, "crashes": a.crashes_raw,
-                   "crashes_counted": a.crashes, "hangs": a.hangs,
-                   "crash_devices": len(g.crash_devices.get((wk, ws, st, sc, name), ()))}
+            doc = {
+                **base,
+                "app": name,
+                "app_version": sc if st == "app_version" else "",
+                **tail,
+                "active_devices": len(a.devices),
+                "usage_ms": a.usage_ms,
+                "crashes": a.crashes_raw,
+                "crashes_counted": a.crashes,
+                "hangs": a.hangs,
+                "crash_devices": len(g.crash_devices.get((wk, ws, st, sc, name), ())),
+            }
         else:
             key = (wk, ws, st, sc, name)
-            doc = {**base, "counter": name, **tail, "value": p.counters[key],
-                   "devices": len(g.counter_devices.get(key, ()))}
+            doc = {
+                **base,
+                "counter": name,
+                **tail,
+                "value": p.counters[key],
+                "devices": len(g.counter_devices.get(key, ())),
+            }
         out.append((f"{st}:{sc}", doc))
     return out
 
 
-def device_daily_messages(g: GroupState, device_days: Iterable[tuple[str, int]]) -> list[tuple[str, dict[str, Any]]]:
+def device_daily_messages(
+    g: GroupState, device_days: Iterable[tuple[str, int]]
+) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
     for dev, day in sorted(device_days):
         rec = g.devices.get(dev)
@@ -64,10 +96,21 @@ def device_daily_messages(g: GroupState, device_days: Iterable[tuple[str, int]])
             continue
         c = rec.state.census
         d = rec.days.get(day, {})
-        out.append((g.tenant, {
-            "tenant": g.tenant, "device": dev, "source_partition": g.partition,
-            "watermark": g.watermark, "day": day, "model": c.model, "os_build": c.os_build,
-            "m": d.get("m", {}), "a": d.get("a", {}),
-            "changes": [[x.change_id, x.change_name, x.applied_time] for x in rec.changes],
-        }))
+        out.append(
+            (
+                g.tenant,
+                {
+                    "tenant": g.tenant,
+                    "device": dev,
+                    "source_partition": g.partition,
+                    "watermark": g.watermark,
+                    "day": day,
+                    "model": c.model,
+                    "os_build": c.os_build,
+                    "m": d.get("m", {}),
+                    "a": d.get("a", {}),
+                    "changes": [[x.change_id, x.change_name, x.applied_time] for x in rec.changes],
+                },
+            )
+        )
     return out

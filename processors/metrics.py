@@ -36,30 +36,59 @@ def build_metrics(registry: CollectorRegistry) -> ProcessorMetrics:
     p = "fleetpulse_processor_"
     return ProcessorMetrics(
         events=Counter(p + "events", "Events handled by a step", ["step"], registry=registry),
-        batch_size=Histogram(p + "batch_size", "Events per take_events batch", buckets=_BATCH_BUCKETS,
-                             registry=registry),
-        step_seconds=Histogram(p + "step_seconds", "Time spent in a step per batch group", ["step"],
-                               buckets=_STEP_BUCKETS, registry=registry),
-        windows_open=Gauge(p + "windows_open", "Cells (window x scope x metric) held in state",
-                           registry=registry),
-        windows_closed=Counter(p + "windows_closed", "Cells closed and dropped from state",
-                               registry=registry),
-        late_events=Counter(p + "late_events", "Events behind the watermark: updated or dropped",
-                            ["outcome"], registry=registry),
-        quarantined=Counter(p + "quarantined_events", "Events quarantined (boot id went down)",
-                            registry=registry),
-        decode_errors=Counter(p + "decode_errors", "Messages that were not an event JSON object",
-                              registry=registry),
-        consumer_lag=Gauge(p + "consumer_lag", "Highwater minus position per topic partition",
-                           ["topic", "partition"], registry=registry),
-        regressions_opened=Counter(p + "regressions_opened", "Regressions opened",
-                                   ["metric", "scope_type"], registry=registry),
-        regressions_closed=Counter(p + "regressions_closed", "Regressions closed",
-                                   ["metric", "scope_type"], registry=registry),
-        regressions_open=Gauge(p + "regressions_open", "Regressions currently open",
-                               ["metric", "scope_type"], registry=registry),
-        agent_last_progress=Gauge(p + "agent_last_progress_timestamp_seconds",
-                                  "Unix time an agent last finished a loop", ["agent"], registry=registry),
-        agent_up=Gauge(p + "agent_up", "1 while an agent runs; 0 once it crashed or stopped", ["agent"],
-                       registry=registry),
+        batch_size=Histogram(
+            p + "batch_size", "Events per take_events batch", buckets=_BATCH_BUCKETS, registry=registry
+        ),
+        step_seconds=Histogram(
+            p + "step_seconds",
+            "Time spent in a step per batch group",
+            ["step"],
+            buckets=_STEP_BUCKETS,
+            registry=registry,
+        ),
+        windows_open=Gauge(
+            p + "windows_open", "Cells (window x scope x metric) held in state", registry=registry
+        ),
+        windows_closed=Counter(
+            p + "windows_closed", "Cells closed and dropped from state", registry=registry
+        ),
+        late_events=Counter(
+            p + "late_events",
+            "Events behind the watermark: updated or dropped",
+            ["outcome"],
+            registry=registry,
+        ),
+        quarantined=Counter(
+            p + "quarantined_events", "Events quarantined (boot id went down)", registry=registry
+        ),
+        decode_errors=Counter(
+            p + "decode_errors", "Messages that were not an event JSON object", registry=registry
+        ),
+        consumer_lag=Gauge(
+            p + "consumer_lag",
+            "Highwater minus position per topic partition",
+            ["topic", "partition"],
+            registry=registry,
+        ),
+        regressions_opened=Counter(
+            p + "regressions_opened", "Regressions opened", ["metric", "scope_type"], registry=registry
+        ),
+        regressions_closed=Counter(
+            p + "regressions_closed", "Regressions closed", ["metric", "scope_type"], registry=registry
+        ),
+        regressions_open=Gauge(
+            p + "regressions_open", "Regressions currently open", ["metric", "scope_type"], registry=registry
+        ),
+        agent_last_progress=Gauge(
+            p + "agent_last_progress_timestamp_seconds",
+            "Unix time an agent last finished a loop",
+            ["agent"],
+            registry=registry,
+        ),
+        agent_up=Gauge(
+            p + "agent_up",
+            "1 while an agent runs; 0 once it crashed or stopped",
+            ["agent"],
+            registry=registry,
+        ),
     )

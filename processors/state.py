@@ -72,25 +72,39 @@ def encode_cell(g: GroupState, ck: CellKey) -> bytes:
     v = g.versions.get(ck, -1)
     if kind == "metric":
         m = g.partials.metrics[key]
-        return orjson.dumps({"s": base64.b64encode(m.sketch.to_bytes()).decode(),
-                             "d": sorted(m.devices), "v": v})
+        return orjson.dumps(
+            {"s": base64.b64encode(m.sketch.to_bytes()).decode(), "d": sorted(m.devices), "v": v}
+        )
     if kind == "app":
         a = g.partials.apps[key]
-        return orjson.dumps({"d": sorted(a.devices), "cd": sorted(g.crash_devices.get(key, ())),
-                             "u": a.usage_ms, "c": a.crashes, "cr": a.crashes_raw, "h": a.hangs, "v": v})
+        return orjson.dumps(
+            {
+                "d": sorted(a.devices),
+                "cd": sorted(g.crash_devices.get(key, ())),
+                "u": a.usage_ms,
+                "c": a.crashes,
+                "cr": a.crashes_raw,
+                "h": a.hangs,
+                "v": v,
+            }
+        )
     return orjson.dumps({"n": g.partials.counters[key], "d": sorted(g.counter_devices.get(key, ())), "v": v})
 
 
 def encode_device(rec: DeviceRecord) -> bytes:
     st = rec.state
     c = st.census
-    return orjson.dumps({
-        "c": [c.model, c.os_build, c.disk_type, c.join_type], "apps": sorted(st.apps),
-        "b": st.last_boot_id, "q": st.quarantined,
-        "cc": [[a, d, n] for (a, d), n in rec.crash_counts.items()],
-        "ch": [[x.change_id, x.change_name, x.applied_time, x.change_type] for x in rec.changes],
-        "days": {str(d): v for d, v in rec.days.items()},
-    })
+    return orjson.dumps(
+        {
+            "c": [c.model, c.os_build, c.disk_type, c.join_type],
+            "apps": sorted(st.apps),
+            "b": st.last_boot_id,
+            "q": st.quarantined,
+            "cc": [[a, d, n] for (a, d), n in rec.crash_counts.items()],
+            "ch": [[x.change_id, x.change_name, x.applied_time, x.change_type] for x in rec.changes],
+            "days": {str(d): v for d, v in rec.days.items()},
+        }
+    )
 
 
 def decode_device(device: str, blob: bytes) -> DeviceRecord:
@@ -98,7 +112,8 @@ def decode_device(device: str, blob: bytes) -> DeviceRecord:
     census = DeviceCensus(*d["c"])
     st = DeviceState(device, census, frozenset((a, v) for a, v in d["apps"]), d["b"], d["q"])
     return DeviceRecord(
-        st, {(a, int(day)): n for a, day, n in d["cc"]},
+        st,
+        {(a, int(day)): n for a, day, n in d["cc"]},
         [ConfigChange(i, n, t, ty) for i, n, t, ty in d["ch"]],
         {int(k): v for k, v in d["days"].items()},
     )

@@ -55,8 +55,15 @@ class StepResult:
     max_offset: int = -1
 
 
-_COUNT_NAMES = ("processed", "accepted", "quarantined", "late_updated", "late_dropped",
-                "windows_opened", "windows_closed")
+_COUNT_NAMES = (
+    "processed",
+    "accepted",
+    "quarantined",
+    "late_updated",
+    "late_dropped",
+    "windows_opened",
+    "windows_closed",
+)
 
 
 def step(g: GroupState, records: Sequence[Record], cfg: StepConfig = StepConfig()) -> StepResult:
@@ -74,13 +81,18 @@ def step(g: GroupState, records: Sequence[Record], cfg: StepConfig = StepConfig(
     t3 = time.perf_counter()
     if int(g.watermark) // HOUR != int(prev_wm) // HOUR:  # expiry moves on hour boundaries only
         _expire(g, cfg, res)
-    res.seconds = {"device_state": t1 - t0, "aggregate": t2 - t1, "merge": t3 - t2,
-                   "expire": time.perf_counter() - t3}
+    res.seconds = {
+        "device_state": t1 - t0,
+        "aggregate": t2 - t1,
+        "merge": t3 - t2,
+        "expire": time.perf_counter() - t3,
+    }
     return res
 
 
-def _device_state(g: GroupState, records: Sequence[Record], cfg: StepConfig,
-                  res: StepResult) -> list[Mapping[str, Any]]:
+def _device_state(
+    g: GroupState, records: Sequence[Record], cfg: StepConfig, res: StepResult
+) -> list[Mapping[str, Any]]:
     lateness = cfg.aggregate.max_lateness_s
     accepted: list[Mapping[str, Any]] = []
     for off, ev in records:
@@ -121,12 +133,14 @@ def _device_app(rec: DeviceRecord, day: int, ev: Mapping[str, Any]) -> None:
     if ev["name"] == md.APP_CRASH_EVENT:
         cell[1] += 1
     else:
-        cell[0] += min(int(d["userActiveDurationMs"]) + int(d.get("audioOutMs") or 0),
-                       int(d["aggregationDurationMs"]))
+        cell[0] += min(
+            int(d["userActiveDurationMs"]) + int(d.get("audioOutMs") or 0), int(d["aggregationDurationMs"])
+        )
 
 
-def _aggregate(g: GroupState, accepted: list[Mapping[str, Any]], cfg: StepConfig,
-               res: StepResult) -> tuple[Any, dict[Key, set[str]]]:
+def _aggregate(
+    g: GroupState, accepted: list[Mapping[str, Any]], cfg: StepConfig, res: StepResult
+) -> tuple[Any, dict[Key, set[str]]]:
     devs = {str(ev["ext"]["device"]["localId"]) for ev in accepted}
     census = {d: g.devices[d].state.census for d in devs}
     crash_in = {(d, a, day): n for d in devs for (a, day), n in g.devices[d].crash_counts.items()}
@@ -134,8 +148,9 @@ def _aggregate(g: GroupState, accepted: list[Mapping[str, Any]], cfg: StepConfig
     for (d, a, day), n in crash_out.items():
         g.devices[d].crash_counts[(a, day)] = n
     s = batch.samples
-    for day, dev, metric, value in zip(s.day.tolist(), s.device.tolist(), s.metric.tolist(),
-                                       s.value.tolist(), strict=True):
+    for day, dev, metric, value in zip(
+        s.day.tolist(), s.device.tolist(), s.metric.tolist(), s.value.tolist(), strict=True
+    ):
         vals = g.devices[dev].days.setdefault(day, {}).setdefault("m", {}).setdefault(metric, [])
         if len(vals) < cfg.device_values_cap:
             vals.append(value)
@@ -143,8 +158,9 @@ def _aggregate(g: GroupState, accepted: list[Mapping[str, Any]], cfg: StepConfig
     return batch, _device_sets(accepted, census, cfg.aggregate)
 
 
-def _device_sets(accepted: list[Mapping[str, Any]], census: Mapping[str, Any],
-                 cfg: AggregateConfig) -> dict[Key, set[str]]:
+def _device_sets(
+    accepted: list[Mapping[str, Any]], census: Mapping[str, Any], cfg: AggregateConfig
+) -> dict[Key, set[str]]:
     """Devices behind crash (app cells) and counter cells, which the partials do not keep."""
     out: dict[Key, set[str]] = {}
     for ev in accepted:
@@ -179,7 +195,7 @@ def _counter_names(name: str, data: Mapping[str, Any]) -> list[str]:
     if name == md.TRANSITION_EVENT:
         cat = str(data["category"])
         out = [md.COUNTER_RESTARTS, md.RESTART_COUNTER.get(cat, "restarts_unknown")]
-        return out + [md.COUNTER_RESTARTS_ABNORMAL] if cat in md.ABNORMAL_CATEGORIES else out
+        return [*out, md.COUNTER_RESTARTS_ABNORMAL] if cat in md.ABNORMAL_CATEGORIES else out
     if name == md.STOP_ERROR_EVENT:
         return [md.COUNTER_STOP_ERRORS]
     if name == md.LOGON_EVENT and md.logon_excluded(data):
@@ -189,9 +205,11 @@ def _counter_names(name: str, data: Mapping[str, Any]) -> list[str]:
 
 def _merge(g: GroupState, batch: Any, extra: dict[Key, set[str]], res: StepResult) -> None:
     p = g.partials
-    changed = ([("metric", k) for k in batch.metrics if k not in p.metrics]
-               + [("app", k) for k in batch.apps if k not in p.apps]
-               + [("counter", k) for k in batch.counters if k not in p.counters])
+    changed = (
+        [("metric", k) for k in batch.metrics if k not in p.metrics]
+        + [("app", k) for k in batch.apps if k not in p.apps]
+        + [("counter", k) for k in batch.counters if k not in p.counters]
+    )
     res.counts["windows_opened"] = len(changed)
     res.changed.update(("metric", k) for k in batch.metrics)
     res.changed.update(("app", k) for k in batch.apps)
@@ -227,10 +245,14 @@ def _expire(g: GroupState, cfg: StepConfig, res: StepResult) -> None:
             res.devices.add(dev)
 
 
-def _drop(g: GroupState, kind: str, cells: dict[Key, Any], hour_cut: float, day_cut: float,
-          res: StepResult) -> None:
-    for k in [k for k in cells if k[1] + (HOUR if k[0] == "hour" else DAY) <= (
-            hour_cut if k[0] == "hour" else day_cut)]:
+def _drop(
+    g: GroupState, kind: str, cells: dict[Key, Any], hour_cut: float, day_cut: float, res: StepResult
+) -> None:
+    for k in [
+        k
+        for k in cells
+        if k[1] + (HOUR if k[0] == "hour" else DAY) <= (hour_cut if k[0] == "hour" else day_cut)
+    ]:
         del cells[k]
         g.versions.pop((kind, k), None)
         g.crash_devices.pop(k, None)

@@ -1,0 +1,56 @@
+"""The simulated fleet straight onto the events topic -> a real worker -> exactly the injected regressions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.processors_harness import (
+    produce_fleet,
+    read_topic,
+    sim_config,
+    start_worker,
+    topics_env,
+    wait_processed,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+def test_injected_regressions_found_with_their_causes(kafka_bootstrap: str, tmp_path: Path) -> None:
+    env = topics_env(kafka_bootstrap)
+    manifest, n = produce_fleet(
+        kafka_bootstrap, env["FLEETPULSE_TOPIC_EVENTS"], sim_config(devices=400, days=14)
+    )
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log)
+    try:
+        wait_processed(worker, log, n)
+        assert worker.poll() is None, log.read_text()[-3000:]
+    finally:
+        worker.terminate()
+        worker.wait(60)
+    docs = [d for _, d in read_topic(kafka_bootstrap, env["FLEETPULSE_TOPIC_REGRESSIONS"])]
+    opened = {(d["scope_type"], d["scope"], d["metric"]): d for d in docs if d["status"] == "open"}
+    truth = {i.name: i for i in manifest.injections}
+    boot = truth["latitude-7440-graphics-driver"]
+    teams = truth["teams-crash-regression"]
+    expected = {
+        ("model", "Dell Inc.|Latitude 7440", "core_boot_ms"): boot.change_id,
+        ("app_version", f"ms-teams.exe|{teams.to_version}", "app_crashes_per_usage_hour"): teams.change_id,
+    }
+    assert set(opened) == set(expected), [(k, d["p_value"]) for k, d in opened.items()]
+    assert len([d for d in docs if d["status"] == "open"]) == 2  # opened once each, never re-emitted
+    for key, change_id in expected.items():
+        doc = opened[key]
+        assert doc["causes"], doc
+        assert doc["causes"][0]["change_id"] == change_id, doc
+        assert doc["change_pct"] > 10
+        assert doc["p_value"] < 0.01
+        assert doc["devices_current"] >= 5
+        assert doc["tenant"] == "contoso"
+        assert doc["baseline_name"] == "trailing"
+    control = set(manifest.control_devices)
+    assert control
+    assert not control & set(boot.affected_devices)
