@@ -24,6 +24,20 @@ from sinks.metrics import SinkMetrics
 
 log = logging.getLogger("fleetpulse.sink.source")
 
+COMMIT_RETRY_S = 120.0  # < max.poll.interval.ms (300 s): the member stays in the group meanwhile
+_RETRY_CODES = frozenset(
+    {
+        KafkaError._WAIT_COORD,
+        KafkaError._TRANSPORT,
+        KafkaError._TIMED_OUT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.REQUEST_TIMED_OUT,
+    }
+)
+
 OnAssign = Callable[[dict[TP, PlannedEnd]], None]
 OnRevoke = Callable[[], None]
 
@@ -134,11 +148,29 @@ class KafkaSource:
     # -- commit --------------------------------------------------------------------------------------
 
     def _commit(self, offsets: list[TopicPartition], kind: str) -> None:
+        """Synchronous commit. A retriable error (the broker restarting: no coordinator yet, a
+        transport error, a timeout) is retried with backoff for up to ``COMMIT_RETRY_S`` — both
+        commits are idempotent — so a broker restart pauses the sink instead of killing it. Any
+        other error (e.g. the group moved on: the partitions are someone else's) raises."""
         started = time.monotonic()
-        result = self._consumer.commit(offsets=offsets, asynchronous=False)
-        for tp in result or ():
-            if tp.error is not None:
-                raise KafkaException(tp.error)
+        delay = 0.2
+        while True:
+            try:
+                result = self._consumer.commit(offsets=offsets, asynchronous=False)
+                for tp in result or ():
+                    if tp.error is not None:
+                        raise KafkaException(tp.error)
+                break
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                retriable = isinstance(error, KafkaError) and (
+                    error.retriable() or error.code() in _RETRY_CODES
+                )
+                if not retriable or time.monotonic() - started + delay > COMMIT_RETRY_S:
+                    raise
+                log.warning("%s commit failed (%s); retrying in %.1f s", kind, error, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
         self.metrics.commit_latency.labels(kind).observe(time.monotonic() - started)
 
     def commit_plan(self, first: dict[TP, int], plan: dict[TP, str]) -> None:
