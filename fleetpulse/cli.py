@@ -154,11 +154,13 @@ def schemas_export(directory: Path) -> None:
 def _register_subcommands() -> None:
     # imported here, not at the top: each package stays importable without the CLI
     from fleetpulse.reports.cli import regressions, report
+    from ingest.replay import replay_dlq
     from ingest.simulator.cli import simulate
 
     cli.add_command(report)
     cli.add_command(regressions)
     cli.add_command(simulate)
+    cli.add_command(replay_dlq)
 
 
 _register_subcommands()
