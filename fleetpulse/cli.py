@@ -155,12 +155,15 @@ def _register_subcommands() -> None:
     # imported here, not at the top: each package stays importable without the CLI
     from fleetpulse.reports.cli import regressions, report
     from ingest.replay import replay_dlq
+    from processors.cli import baseline, process
     from ingest.simulator.cli import simulate
 
     cli.add_command(report)
     cli.add_command(regressions)
     cli.add_command(simulate)
     cli.add_command(replay_dlq)
+    cli.add_command(process)
+    cli.add_command(baseline)
 
 
 _register_subcommands()
