@@ -61,8 +61,9 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> faust.App:
     state2 = app.Table("stage2", partitions=settings.partitions_events, key_type=bytes, value_type=bytes)
     stage1 = Stage1(settings, metrics, state1, aggregates, daily)
     stage2 = Stage2(settings, metrics, state2)
-    app.on_partitions_revoked.connect(stage1.on_revoked)  # rebuild group state from the tables
-    app.on_partitions_revoked.connect(stage2.on_revoked)
+    # rebuild state from the tables after a rebalance (mode types receivers as positional-only)
+    app.on_partitions_revoked.connect(stage1.on_revoked)  # type: ignore[arg-type]
+    app.on_partitions_revoked.connect(stage2.on_revoked)  # type: ignore[arg-type]
 
     async def aggregate_agent(stream: faust.StreamT[bytes]) -> None:
         async for batch in stream.take_events(  # type: ignore[attr-defined]  # Stream has it, StreamT not

@@ -1,0 +1,235 @@
+"""The stage-1 step without faust: exact aggregation, quarantine, lateness, expiry, emitted rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pytest
+
+from processors.emit import aggregate_messages, device_daily_messages
+from processors.state import GroupState, cell_table_key, device_table_key, encode_cell, encode_device, restore
+from processors.step import Record, StepConfig, step
+
+T0 = datetime(2026, 11, 2, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def event(name: str, dev: str, t: float, data: dict[str, Any], boot_id: int = 1) -> dict[str, Any]:
+    return {
+        "name": name,
+        "time": iso(t),
+        "data": data,
+        "ext": {
+            "device": {"localId": dev},
+            "os": {"bootId": boot_id, "ver": "10.0.22631.4460"},
+            "ingest": {"tenant": "contoso"},
+        },
+    }
+
+
+def census(dev: str, t: float, model: str) -> dict[str, Any]:
+    return event(
+        "Fleet.Census.Device",
+        dev,
+        t,
+        {
+            "oemManufacturerName": "Dell Inc.",
+            "oemModelNumber": model,
+            "osBuild": "10.0.22631.4460",
+            "primaryDiskMediaType": "SSD",
+        },
+    )
+
+
+def boot(dev: str, t: float, core: float, boot_id: int = 1) -> dict[str, Any]:
+    return event(
+        "Fleet.Boot.Performance",
+        dev,
+        t,
+        {"coreBootMs": core, "gpBootMs": 0, "updateMs": 0, "totalBootMs": core + 1000},
+        boot_id,
+    )
+
+
+def records(events: list[dict[str, Any]], start: int = 0) -> list[Record]:
+    return [(start + i, e) for i, e in enumerate(events)]
+
+
+def generated(n_dev: int = 60, seed: int = 3) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+    rng = np.random.default_rng(seed)
+    evs = [census(f"d{i}", T0 + 60, "Latitude 7440" if i % 2 else "OptiPlex 7090") for i in range(n_dev)]
+    values: dict[str, list[float]] = {"Latitude 7440": [], "OptiPlex 7090": []}
+    for k in range(600):
+        i = int(rng.integers(n_dev))
+        v = float(np.round(rng.lognormal(9.4, 0.5)))
+        evs.append(boot(f"d{i}", T0 + 3600 + k * 30, v, boot_id=1 + k))
+        values["Latitude 7440" if i % 2 else "OptiPlex 7090"].append(v)
+    return evs, values
+
+
+def test_step_equals_exact_computation_over_a_generated_batch() -> None:
+    evs, values = generated()
+    g = GroupState(3, "contoso")
+    res = step(g, records(evs[:300]))
+    res2 = step(g, records(evs[300:], 300))  # two batches merge into the same state
+    assert res.counts["processed"] + res2.counts["processed"] == len(evs)
+    day = int(T0)
+    for model, vals in values.items():
+        m = g.partials.metrics[("day", day, "model", f"Dell Inc.|{model}", "core_boot_ms")]
+        assert m.count == len(vals)
+        assert m.sum == pytest.approx(sum(vals))
+        for q in (0.5, 0.9, 0.99):
+            exact = float(np.quantile(vals, q, method="lower"))
+            assert m.sketch.quantile(q) == pytest.approx(exact, rel=0.01)
+    fleet = g.partials.metrics[("day", day, "fleet", "all", "core_boot_ms")]
+    assert fleet.count == 600
+    assert len(fleet.devices) == len({e["ext"]["device"]["localId"] for e in evs[60:]})
+    assert g.versions[("metric", ("day", day, "fleet", "all", "core_boot_ms"))] == len(evs) - 1
+
+
+def test_emitted_rows_have_the_sink_contract() -> None:
+    evs, _ = generated(10)
+    evs.append(
+        event("Fleet.Fault.AppCrash", "d1", T0 + 7200, {"appName": "ms-teams.exe", "appVersion": "1.0"}, 9999)
+    )
+    evs.append(event("Fleet.Power.Transition", "d1", T0 + 7300, {"category": "blueScreen"}, 9999))
+    g = GroupState(2, "contoso")
+    res = step(g, records(evs))
+    msgs = aggregate_messages(g, res.changed)
+    kinds = {d["kind"]: (k, d) for k, d in msgs}
+    key, metric = kinds["metric"]
+    assert key == f"{metric['scope_type']}:{metric['scope']}"
+    assert set(metric) == {
+        "kind",
+        "tenant",
+        "window_kind",
+        "window_start",
+        "scope_type",
+        "scope",
+        "metric",
+        "source_partition",
+        "version",
+        "count",
+        "sum",
+        "min",
+        "max",
+        "zero_count",
+        "buckets",
+        "p50",
+        "p90",
+        "p99",
+        "devices",
+    }
+    assert metric["source_partition"] == 2
+    assert metric["window_start"].endswith("Z")
+    assert all(int(k) and isinstance(v, int) for k, v in metric["buckets"].items())
+    _, app = kinds["app"]
+    assert set(app) == {
+        "kind",
+        "tenant",
+        "window_kind",
+        "window_start",
+        "scope_type",
+        "scope",
+        "app",
+        "app_version",
+        "source_partition",
+        "version",
+        "active_devices",
+        "usage_ms",
+        "crashes",
+        "crashes_counted",
+        "hangs",
+        "crash_devices",
+    }
+    _, counter = kinds["counter"]
+    assert set(counter) == {
+        "kind",
+        "tenant",
+        "window_kind",
+        "window_start",
+        "scope_type",
+        "scope",
+        "counter",
+        "source_partition",
+        "version",
+        "value",
+        "devices",
+    }
+    assert len(msgs) == len(
+        {
+            (
+                d["kind"],
+                d["window_kind"],
+                d["window_start"],
+                d["scope_type"],
+                d["scope"],
+                d.get("metric") or d.get("app") or d.get("counter"),
+            )
+            for _, d in msgs
+        }
+    )  # coalesced
+    daily = device_daily_messages(g, res.device_days)
+    assert daily
+    assert all(k == "contoso" for k, _ in daily)
+
+
+def test_lower_boot_id_is_quarantined_and_not_aggregated() -> None:
+    g = GroupState(0, "contoso")
+    res = step(
+        g,
+        records(
+            [census("d", T0, "X"), boot("d", T0 + 10, 5000, boot_id=7), boot("d", T0 + 20, 9000, boot_id=6)]
+        ),
+    )
+    assert res.counts["quarantined"] == 1
+    assert g.devices["d"].state.quarantined == 1
+    assert g.partials.metrics[("day", int(T0), "fleet", "all", "core_boot_ms")].count == 1
+
+
+def test_late_events_update_their_window_or_are_dropped() -> None:
+    g = GroupState(0, "contoso")
+    step(g, records([boot("d", T0 + 5 * 86400, 5000)]))
+    res = step(g, records([boot("d", T0 + 2 * 86400, 6000), boot("d", T0, 7000)], 1))
+    assert res.counts["late_updated"] == 1  # 72 h behind: accepted into its own day
+    assert res.counts["late_dropped"] == 1  # 120 h behind: dropped
+    assert ("day", int(T0 + 2 * 86400), "fleet", "all", "core_boot_ms") in g.partials.metrics
+    assert ("day", int(T0), "fleet", "all", "core_boot_ms") not in g.partials.metrics
+
+
+def test_windows_expire() -> None:
+    g = GroupState(0, "contoso")
+    cfg = StepConfig(day_retention_days=5)
+    step(g, records([boot("d", T0 + 3600, 5000)]), cfg)
+    hour = ("metric", ("hour", int(T0 + 3600), "fleet", "all", "core_boot_ms"))
+    day = ("metric", ("day", int(T0), "fleet", "all", "core_boot_ms"))
+    res = step(g, records([boot("d", T0 + 3600 + 98 * 3600, 5000)], 1), cfg)
+    assert hour in res.closed
+    assert day not in res.closed
+    res = step(g, records([boot("d", T0 + 6 * 86400 + 3600, 5000)], 2), cfg)
+    assert day in res.closed
+    assert day[1] not in g.partials.metrics
+
+
+def test_state_round_trips_through_the_table_form() -> None:
+    evs, _ = generated(20)
+    g = GroupState(4, "contoso")
+    step(g, records(evs))
+    p = g.partials
+    cells = (
+        [("metric", k) for k in p.metrics]
+        + [("app", k) for k in p.apps]
+        + [("counter", k) for k in p.counters]
+    )
+    items = [(cell_table_key(g, c), encode_cell(g, c)) for c in cells]
+    items += [(device_table_key(g, d), encode_device(r)) for d, r in g.devices.items()]
+    back = restore(4, items)["contoso"]
+    assert back.partials.metrics == p.metrics
+    assert back.devices == g.devices
+    assert back.versions == g.versions
+    assert restore(5, items) == {}
