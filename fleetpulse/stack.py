@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from deploy.kafka import LocalKafka, child_preexec, create_topics
 from fleetpulse.runfile import clear_endpoints, write_endpoints
@@ -60,12 +61,21 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _start(service: Service, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start(service: Service, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "fleetpulse.cli", *service.argv]
-    # its own session: a terminal's Ctrl-C reaches only us, and we stop the services in order
-    return subprocess.Popen(
-        argv, env=env, stdin=subprocess.DEVNULL, preexec_fn=child_preexec, start_new_session=True
-    )
+    log_dir.mkdir(parents=True, exist_ok=True)
+    # each service logs to its own file, keeping the terminal for the stack's own lines; its own
+    # session: a terminal's Ctrl-C reaches only us, and we stop the services in order
+    with (log_dir / f"{service.name}.log").open("ab") as log:
+        return subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=child_preexec,
+            start_new_session=True,
+        )
 
 
 def _wait_healthy(service: Service, proc: subprocess.Popen[bytes], timeout_s: float) -> float:
@@ -140,11 +150,12 @@ class LocalStack:
             }
             self.endpoints = {"kafka": bootstrap, "clickhouse": settings.clickhouse_url_resolved}
             for service in services(settings, self.with_pipeline):
-                self._procs[service.name] = _start(service, env)
+                self._procs[service.name] = _start(service, env, settings.data_dir / "logs")
                 took = _wait_healthy(service, self._procs[service.name], timeout_s=120)
                 self.endpoints[service.name] = service.url
                 _say(f"{service.name} listening on {service.url} (healthy in {took:.1f}s)")
             write_endpoints(settings.data_dir, self.endpoints)
+            _say(f"service logs in {(settings.data_dir / 'logs').resolve()}")
         except BaseException:
             self.__exit__(None, None, None)
             raise
