@@ -510,7 +510,7 @@ def reconcile(
         extra=dict(watch.extra),
     )
     if stack.with_processor:
-        checked, mismatched = check_aggregates(stack)
+        checked, mismatched = drain_aggregates(stack, drain_timeout_s)
         report.aggregates_checked, report.aggregates_mismatched = checked, mismatched
         report.regressions = count_regressions(stack)
     return report
@@ -554,6 +554,21 @@ def check_aggregates(stack: FaultStack) -> tuple[int, int]:
             if by_metric.get((metric, row["w"])) != int(row["n"]):
                 mismatched += 1
     return checked, mismatched
+
+
+def drain_aggregates(stack: FaultStack, timeout_s: float = 180.0, settle_s: float = 20.0) -> tuple[int, int]:
+    """Poll :func:`check_aggregates` until every cell matches, or nothing changed for ``settle_s``."""
+    started = time.monotonic()
+    last, last_change = (-1, -1), time.monotonic()
+    while True:
+        result = check_aggregates(stack)
+        if result[1] == 0 and result[0] > 0:
+            return result
+        if result != last:
+            last, last_change = result, time.monotonic()
+        if time.monotonic() - last_change >= settle_s or time.monotonic() - started >= timeout_s:
+            return result
+        time.sleep(1.0)
 
 
 def count_regressions(stack: FaultStack) -> int:
