@@ -122,12 +122,16 @@ def sql(ctx: click.Context, query: str, param: tuple[str, ...], as_json: bool, t
     """
     from fleetpulse.reports.tenancy import resolve_tenant_cli
     from fleetpulse.table import render_table
-    from sinks.reader import open_reader
+    from sinks.clickhouse import ClickHouseError
+    from sinks.reader import QueryError, open_reader
+    from sinks.scope import ScopeError
 
     settings = _settings(ctx)
     reader = open_reader(settings, tenant=resolve_tenant_cli(settings, tenant))
     try:
         rows = reader.query_json(query, _parse_params(param))
+    except (QueryError, ClickHouseError, ScopeError) as exc:
+        raise click.ClickException(str(exc)) from exc  # the analyst's mistake: one line, no traceback
     finally:
         reader.close()
     if as_json:
@@ -155,8 +159,8 @@ def _register_subcommands() -> None:
     # imported here, not at the top: each package stays importable without the CLI
     from fleetpulse.reports.cli import regressions, report
     from ingest.replay import replay_dlq
-    from processors.cli import baseline, process
     from ingest.simulator.cli import simulate
+    from processors.cli import baseline, process
 
     cli.add_command(report)
     cli.add_command(regressions)

@@ -100,4 +100,7 @@ def open_reader(settings: Settings, tenant: str | None = None) -> Reader:
         from sinks.clickhouse import open_backend
 
         inner = open_backend(settings.clickhouse_url_resolved)
+        from sinks.migrations import migrate
+
+        migrate(inner, settings)  # idempotent; also makes our database the session's default
     return inner if tenant is None else ScopedReader(inner, tenant, settings)

@@ -73,4 +73,6 @@ def migrate(backend: Backend, settings: Settings) -> list[str]:
             [(migration.id, migration.name, dt.datetime.now(dt.UTC))],
         )
         applied.append(f"{migration.id:04d}_{migration.name}")
+    # analysts write `FROM boot_events`: the owner's session reads our database by default
+    backend.execute(f"USE {db}")
     return applied
