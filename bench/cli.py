@@ -53,7 +53,7 @@ class Plan:
 
 
 QUICK = Plan(4000, 4, 2000, 1.6, 6, 6, 40_000, 8, 60_000, 150_000, 1, 120, (50_000, 100_000))
-FULL = Plan(10_000, 5, 2000, 1.25, 20, 12, 150_000, 30, 200_000, 400_000, 3, 600, (200_000, 400_000))
+FULL = Plan(12_000, 5, 2000, 1.25, 20, 12, 150_000, 30, 200_000, 400_000, 3, 600, (200_000, 400_000))
 TINY = Plan(1500, 2, 500, 2.0, 2, 1, 2_000, 2, 2_000, 3_000, 1, 120, (2_000, 4_000))
 
 
@@ -119,7 +119,7 @@ def run_bench(settings: Settings, plan: Plan, peers: tuple[str, ...], keep: bool
         if not keep:
             shutil.rmtree(data_dir, ignore_errors=True)
     _say("memory: per-device state in a fresh process")
-    mb_per_million, bytes_per_device = rss_mb_per_million(*plan.memory_devices)
+    mb_per_million, bytes_per_device, record_bytes = rss_mb_per_million(*plan.memory_devices)
     _say("accuracy: sketch percentiles against numpy")
     max_err, cells = percentile_error(fleet.lines)
     peer_rates = {name: r.median for name, r in runs.items()}
@@ -147,6 +147,7 @@ def run_bench(settings: Settings, plan: Plan, peers: tuple[str, ...], keep: bool
         "json_to_disk_ratio": bc_json / bc_bytes if bc_bytes else 0.0,
         "rss_mb_per_million_devices": mb_per_million,
         "rss_bytes_per_device": bytes_per_device,
+        "rss_bytes_per_device_record_only": record_bytes,
         "percentile_max_rel_error": max_err,
         "percentile_cells_compared": cells,
         "processor_measured": "fleetpulse worker"
@@ -166,7 +167,7 @@ def run_bench(settings: Settings, plan: Plan, peers: tuple[str, ...], keep: bool
         "peer_runs": {name: {"rates": r.rates, "errors": r.errors} for name, r in runs.items()},
     }
     for name, rate in peer_rates.items():
-        if name != "fleetpulse":
+        if not name.startswith("fleetpulse"):
             doc[f"ratio_to_{name}"] = ours / rate if rate else 0.0
     doc["median_note"] = f"peer figures: median of {plan.peer_rounds} round(s), run one at a time"
     return doc

@@ -48,7 +48,7 @@ def _record_type() -> Any:
 
 
 def _build(
-    states: dict[str, Any], total: Partials, census: dict[str, DeviceCensus], lo: int, hi: int
+    states: dict[str, Any], total: Partials, census: dict[str, DeviceCensus], lo: int, hi: int, cells: bool
 ) -> None:
     record_type = _record_type()
     day = 1_795_000_000 // 86_400 * 86_400
@@ -72,6 +72,8 @@ def _build(
         events.append({"name": "Fleet.Logon.Performance", "time": t, "ext": {"device": {"localId": dev}},
                        "data": {"coreLogonMs": 9000 + i % 89, "gpLogonMs": 800, "desktopShownMs": 9500,
                                 "totalLogonMs": 12_000, "userType": "ad"}})  # fmt: skip
+        if not cells:
+            events.clear()
         if len(events) >= 50_000:
             merge_into(total, aggregate(events, census)[0], consume=True)
             events = []
@@ -79,24 +81,29 @@ def _build(
         merge_into(total, aggregate(events, census)[0], consume=True)
 
 
-def _measure(n1: int, n2: int, queue: mp.Queue[tuple[int, int]]) -> None:
+def _measure(n1: int, n2: int, cells: bool, queue: mp.Queue[tuple[int, int]]) -> None:
     states: dict[str, Any] = {}
     census: dict[str, DeviceCensus] = {}
     total = Partials()
-    _build(states, total, census, 0, n1)
+    _build(states, total, census, 0, n1, cells)
     r1 = _rss()
-    _build(states, total, census, n1, n2)
+    _build(states, total, census, n1, n2, cells)
     r2 = _rss()
     queue.put((r1, r2))
 
 
-def rss_mb_per_million(n1: int = 100_000, n2: int = 200_000) -> tuple[float, float]:
-    """(MB per 10^6 devices, bytes per device) from a fresh process."""
+def _bytes_per_device(n1: int, n2: int, cells: bool) -> float:
     ctx = mp.get_context("spawn")
     queue: mp.Queue[tuple[int, int]] = ctx.Queue()
-    proc = ctx.Process(target=_measure, args=(n1, n2, queue))
+    proc = ctx.Process(target=_measure, args=(n1, n2, cells, queue))
     proc.start()
     r1, r2 = queue.get(timeout=600)
     proc.join(60)
-    per_device = (r2 - r1) / (n2 - n1)
-    return per_device * 1_000_000 / 1e6, per_device
+    return (r2 - r1) / (n2 - n1)
+
+
+def rss_mb_per_million(n1: int = 100_000, n2: int = 200_000) -> tuple[float, float, float]:
+    """(MB per 10^6 devices, bytes per device, of which device records alone), fresh processes."""
+    records = _bytes_per_device(n1, n2, cells=False)
+    per_device = _bytes_per_device(n1, n2, cells=True)
+    return per_device * 1_000_000 / 1e6, per_device, records

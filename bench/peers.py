@@ -32,6 +32,8 @@ PEERS: dict[str, str] = {
     "faust_naive": "bench.peer_faust_naive",
     "quixstreams": "bench.peer_quix",
     "clickhouse_kafka_engine": "bench.peer_chdb",
+    # not a peer: the same pure core behind a batch consumer instead of faust (what would move it)
+    "fleetpulse_core_batch_consumer": "bench.peer_fleetpulse_batch",
 }
 
 
