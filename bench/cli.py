@@ -26,9 +26,9 @@ from bench.accuracy import percentile_error
 from bench.e2e import E2EResult, Lines, optimize, run_steps, sink_rate, storage, top_columns
 from bench.fleet import Fleet, generate
 from bench.memory import rss_mb_per_million
-from bench.peers import PEERS, run_peers
+from bench.peers import PEERS, WORKER, run_peers
 from bench.report import render
-from bench.stack import BenchStack, rss_mb
+from bench.stack import BenchStack, processor_worker_ready, rss_mb
 from deploy.kafka import LocalKafka
 from fleetpulse.settings import Settings, load_settings
 
@@ -123,7 +123,8 @@ def run_bench(settings: Settings, plan: Plan, peers: tuple[str, ...], keep: bool
     _say("accuracy: sketch percentiles against numpy")
     max_err, cells = percentile_error(fleet.lines)
     peer_rates = {name: r.median for name, r in runs.items()}
-    ours = peer_rates.get("fleetpulse", 0.0)
+    worker = peer_rates.get(WORKER, 0.0)
+    ours = worker or peer_rates.get("fleetpulse", 0.0)
     bc = [e2e.storage[t] for t in ("boot_events", "app_crashes") if t in e2e.storage]
     bc_rows = sum(s["rows"] for s in bc)
     bc_bytes = sum(s["rows"] * s["bytes_per_event"] for s in bc)
@@ -167,7 +168,7 @@ def run_bench(settings: Settings, plan: Plan, peers: tuple[str, ...], keep: bool
         "peer_runs": {name: {"rates": r.rates, "errors": r.errors} for name, r in runs.items()},
     }
     for name, rate in peer_rates.items():
-        if not name.startswith("fleetpulse"):
+        if not name.startswith("fleetpulse"):  # ours = the worker when it ran
             doc[f"ratio_to_{name}"] = ours / rate if rate else 0.0
     doc["median_note"] = f"peer figures: median of {plan.peer_rounds} round(s), run one at a time"
     return doc
@@ -179,7 +180,9 @@ def run_bench(settings: Settings, plan: Plan, peers: tuple[str, ...], keep: bool
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures."
 )
-@click.option("--peer", "peers", multiple=True, type=click.Choice(sorted(PEERS)), help="Only these peers.")
+@click.option(
+    "--peer", "peers", multiple=True, type=click.Choice(sorted([*PEERS, WORKER])), help="Only these."
+)
 @click.option("--keep", is_flag=True, help="Keep the bench's data directory (stores, logs).")
 @click.pass_context
 def bench(ctx: click.Context, quick: bool, tiny: bool, json_path: Path | None, peers: tuple[str, ...],
@@ -187,7 +190,8 @@ def bench(ctx: click.Context, quick: bool, tiny: bool, json_path: Path | None, p
     """End-to-end throughput, latency, storage, memory and accuracy, with peers side by side."""
     settings = ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
     plan = TINY if tiny else QUICK if quick else FULL
-    doc = run_bench(settings, plan, peers or tuple(PEERS), keep)
+    default = (*PEERS, WORKER) if processor_worker_ready() else tuple(PEERS)
+    doc = run_bench(settings, plan, peers or default, keep)
     click.echo(render(doc))
     if json_path is not None:
         json_path.write_text(json.dumps(doc, indent=2, default=str))

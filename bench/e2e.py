@@ -5,7 +5,9 @@
    (``system.parts`` of the raw tables, read through the sink's ``/v1/query``). A step is
    **sustained** when the collector accepted >= 90 % of the offered rate and the backlog is flat:
    its mean over the last third is <= 1.5 x its mean over the middle third + 0.5 s of traffic.
-   The rate grows by ``factor`` until a step is not sustained; then one step flat out (the
+   With the processor in the path its lag (accepted - ``fleetpulse_processor_events_total``
+   of step ``device_state``) must be flat by the same rule. The rate grows by ``factor`` until a
+   step is not sustained; then one step flat out (the
    collector's accept rate with everything co-located). After each step the backlog drains.
 2. *Latency*: one step at half the best sustained rate; event-to-queryable p50/p99 from the rows
    it wrote (``inserted_at - received_at`` in ClickHouse, exact) and from the sink's
@@ -30,6 +32,7 @@ from confluent_kafka import Producer
 
 from bench.fleet import Fleet, bodies
 from bench.load import Offered, offer
+from bench.peer_worker import processed
 from bench.stack import BenchStack, query
 from sinks.bench_sink import now_text, produce
 from sinks.migrations.m0001_raw_events import FAMILIES
@@ -51,6 +54,7 @@ class StepResult:
     sustained: bool
     started: float
     ended: float
+    processor_backlog_end: float = 0.0  # accepted - processed by the worker (when in the path)
 
 
 @dataclass
@@ -99,14 +103,20 @@ async def _sampled_step(
     session: aiohttp.ClientSession, stack: BenchStack, batch_bodies: list[bytes], rate: float, drain_s: float
 ) -> StepResult:
     base = await asyncio.to_thread(visible_rows, stack.sink_url)
+    proc_url = stack.endpoints.get("processor")
+    before = _ACCEPTED[0]  # accepted by every earlier step: the processor's lag is cumulative
     samples: list[tuple[float, int, int]] = []
+    proc_backlogs: list[float] = []
     live = Offered(0, 0, 0, 0.0, 0.0)
     task = asyncio.create_task(offer(session, stack.collector_url, batch_bodies, rate, 8, live))
     while not task.done():
         seen = await asyncio.to_thread(visible_rows, stack.sink_url) - base
         samples.append((time.time(), live.accepted, seen))
+        if proc_url:
+            proc_backlogs.append(before + live.accepted - await asyncio.to_thread(processed, proc_url))
         await asyncio.sleep(0.25)
     res = await task
+    _ACCEPTED[0] += res.accepted
     end_backlog = res.accepted - (await asyncio.to_thread(visible_rows, stack.sink_url) - base)
     t_end = time.monotonic()
     drained = end_backlog <= 0
@@ -120,10 +130,25 @@ async def _sampled_step(
     last = statistics.fmean(backlogs[2 * third :] or [0])
     rate_ok = rate <= 0 or res.rate >= 0.9 * rate
     flat = last <= 1.5 * mid + 0.5 * max(rate, res.rate)
+    proc_end = 0.0
+    if proc_backlogs:  # the processor's lag must stay flat too
+        p_mid = statistics.fmean(proc_backlogs[third : 2 * third] or [0])
+        p_last = statistics.fmean(proc_backlogs[2 * third :] or [0])
+        flat = flat and p_last <= 1.5 * p_mid + 0.5 * max(rate, res.rate)
+        proc_end = _ACCEPTED[0] - await asyncio.to_thread(processed, proc_url or "")
+        flat = flat and proc_end <= 2.0 * max(rate, res.rate)  # <= its 1 s batch + 1 s of traffic
+        t_proc = time.monotonic()  # let the worker catch up before the next step (bounded)
+        while _ACCEPTED[0] - await asyncio.to_thread(processed, proc_url or "") > 0:
+            if time.monotonic() - t_proc > 3 * drain_s:
+                break
+            await asyncio.sleep(0.5)
     return StepResult(
         rate, res.accepted, res.rate, res.backpressured, mid, float(end_backlog), took,
-        rate_ok and flat and drained, res.started, res.ended,
+        rate_ok and flat and drained, res.started, res.ended, proc_end,
     )  # fmt: skip
+
+
+_ACCEPTED = [0]  # events accepted since the stack started (one stack per process at a time)
 
 
 async def _offer_step(
@@ -277,6 +302,7 @@ async def run_steps(
     max_steps: int, drain_s: float, flood_events: int, latency_s: float,
 ) -> E2EResult:  # fmt: skip
     result = E2EResult(processor_in_path=stack.processor_in_path)
+    _ACCEPTED[0] = 0
     connector = aiohttp.TCPConnector(limit=16)
     async with aiohttp.ClientSession(connector=connector) as session:
         # warm-up: the first epoch and connections, not counted
@@ -286,10 +312,13 @@ async def run_steps(
             step = await _offer_step(session, stack, lines, rate, step_s, drain_s, flood_events)
             result.steps.append(step)
             _say_step(step)
-            if not step.sustained:
+            if step.sustained:
+                result.max_sustained = max(result.max_sustained, step.accept_rate)
+                rate *= factor
+            elif result.max_sustained == 0 and rate > 250:
+                rate /= 2  # nothing sustained yet: search downwards
+            else:
                 break
-            result.max_sustained = max(result.max_sustained, step.accept_rate)
-            rate *= factor
         flood = await _offer_step(session, stack, lines, 0, step_s, drain_s * 3, flood_events)
         result.steps.append(flood)
         _say_step(flood)
@@ -311,6 +340,7 @@ def _say_step(s: StepResult) -> None:
     print(
         f"  step offered {offered:>10}: accepted {s.accept_rate:>9,.0f}/s ({s.accepted:,} events, "
         f"{s.backpressured} x 503), backlog mid {s.backlog_mid:,.0f} end {s.backlog_end:,.0f}, "
-        f"drained in {s.drain_s:.1f} s -> {'sustained' if s.sustained else 'NOT sustained'}",
+        f"drained in {s.drain_s:.1f} s, processor backlog {s.processor_backlog_end:,.0f} "
+        f"-> {'sustained' if s.sustained else 'NOT sustained'}",
         flush=True,
     )

@@ -9,8 +9,6 @@ at once) and in rounds, so each figure is a median of runs taken side by side.
 
 from __future__ import annotations
 
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -25,7 +23,10 @@ import orjson
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench.e2e import stamped
 from bench.peer_common import BOOT, CRASH
+from bench.peer_worker import run_worker, stop
+from sinks.bench_sink import now_text
 
 PEERS: dict[str, str] = {
     "fleetpulse": "bench.peer_fleetpulse",
@@ -35,6 +36,8 @@ PEERS: dict[str, str] = {
     # not a peer: the same pure core behind a batch consumer instead of faust (what would move it)
     "fleetpulse_core_batch_consumer": "bench.peer_fleetpulse_batch",
 }
+WORKER_EVENTS = 100_000
+WORKER = "fleetpulse_worker"  # fleetpulse's own worker (``fleetpulse process``), when registered
 
 
 @dataclass
@@ -48,7 +51,8 @@ class PeerRuns:
 
 
 def fill_topic(bootstrap: str, lines: list[bytes], partitions: int = 6) -> tuple[str, int]:
-    """A fresh topic holding ``lines``; returns (topic, boots + crashes among them)."""
+    """A fresh topic holding ``lines`` as the collector writes them (``ext.ingest`` stamped, keyed
+    by device id); returns (topic, boots + crashes among them)."""
     topic = f"bench.peers.{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     new = NewTopic(topic, num_partitions=partitions, replication_factor=1, config={"retention.ms": "-1"})
@@ -56,14 +60,13 @@ def fill_topic(bootstrap: str, lines: list[bytes], partitions: int = 6) -> tuple
         future.result(30)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "lz4"})
     expected = 0
-    for line in lines:
-        ev = orjson.loads(line)
+    for key, value in stamped(lines, now_text()):
+        ev = orjson.loads(value)
         expected += ev["name"] in (BOOT, CRASH)
         ts = int(datetime.fromisoformat(ev["time"].replace("Z", "+00:00")).timestamp() * 1000)
-        key = str(ev["ext"]["device"]["localId"]).lower().encode()
         while True:
             try:
-                producer.produce(topic, key=key, value=line, timestamp=ts)
+                producer.produce(topic, key=key, value=value, timestamp=ts)
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -91,19 +94,9 @@ def run_peer(module: str, bootstrap: str, topic: str, events: int, expected: int
                     raise TimeoutError(f"{module} did not finish in {timeout_s:.0f} s; see {log}")
                 time.sleep(0.1)
         finally:
-            _stop(proc)
+            stop(proc)
     result = orjson.loads(out.read_bytes())
     return float(result["events"]) / float(result["seconds"])
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def run_peers(bootstrap: str, lines: list[bytes], rounds: int, timeout_s: float,
@@ -114,7 +107,10 @@ def run_peers(bootstrap: str, lines: list[bytes], rounds: int, timeout_s: float,
     for r in range(rounds):
         for name in only:
             try:
-                rate = run_peer(PEERS[name], bootstrap, topic, len(lines), expected, timeout_s, workdir)
+                if name == WORKER:  # the worker does every aggregate: timed over at most WORKER_EVENTS
+                    rate = run_worker(bootstrap, topic, min(len(lines), WORKER_EVENTS), timeout_s, workdir)
+                else:
+                    rate = run_peer(PEERS[name], bootstrap, topic, len(lines), expected, timeout_s, workdir)
                 runs[name].rates.append(rate)
                 print(f"  round {r + 1} {name:<24} {rate:>12,.0f} events/s", flush=True)
             except (RuntimeError, TimeoutError) as exc:

@@ -47,7 +47,7 @@ def render(doc: dict[str, Any]) -> str:
             f"{s['json_bytes_per_event']:>7.0f} {s['json_ratio']:>7.1f}x"
         )
     lines.append("")
-    ours = float(doc["peers"].get("fleetpulse", 0.0))
+    ours = float(doc["peers"].get("fleetpulse_worker") or doc["peers"].get("fleetpulse", 0.0))
     lines.append(f"{'peer (same events, same aggregation)':<40} {'events/s':>12} {'fleetpulse / peer':>18}")
     for name, rate in doc["peers"].items():
         ratio = ours / rate if rate else float("nan")
