@@ -30,14 +30,15 @@ from ingest.harness import CollectorThread
 from ingest.records import event_names, fresh_record
 
 
-def build_bodies(run: int, client: int, records: int, batch: int, compress: bool,
-                 level: int = 1) -> list[bytes]:
+def build_bodies(
+    run: int, client: int, records: int, batch: int, compress: bool, level: int = 1
+) -> list[bytes]:
     names = event_names()
     lines = []
     for j in range(records):
         device = (run * 100 + client) * 100_000 + j // 100
         lines.append(orjson.dumps(fresh_record(names[j % len(names)], device=device, seq=j % 100 + 1)))
-    bodies = [b"\n".join(lines[i:i + batch]) for i in range(0, len(lines), batch)]
+    bodies = [b"\n".join(lines[i : i + batch]) for i in range(0, len(lines), batch)]
     return [gzip.compress(b, level) for b in bodies] if compress else bodies
 
 
@@ -69,8 +70,15 @@ async def post_all(url: str, bodies: list[bytes], connections: int, compress: bo
     return accepted
 
 
-def client_main(url: str, run: int, client: int, args: argparse.Namespace, ready: MpEvent, go: MpEvent,
-                results: mp.Queue[tuple[int, float, float]]) -> None:
+def client_main(
+    url: str,
+    run: int,
+    client: int,
+    args: argparse.Namespace,
+    ready: MpEvent,
+    go: MpEvent,
+    results: mp.Queue[tuple[int, float, float]],
+) -> None:
     bodies = build_bodies(run, client, args.records // args.clients, args.batch, args.gzip, args.gzip_level)
     ready.set()
     go.wait()
@@ -88,8 +96,10 @@ def one_run(url: str, run: int, args: argparse.Namespace) -> float:
     go = ctx.Event()
     results: mp.Queue[tuple[int, float, float]] = ctx.Queue()
     readies = [ctx.Event() for _ in range(args.clients)]
-    procs = [ctx.Process(target=client_main, args=(url, run, c, args, readies[c], go, results))
-             for c in range(args.clients)]
+    procs = [
+        ctx.Process(target=client_main, args=(url, run, c, args, readies[c], go, results))
+        for c in range(args.clients)
+    ]
     for p in procs:
         p.start()
     for r in readies:
@@ -103,14 +113,16 @@ def one_run(url: str, run: int, args: argparse.Namespace) -> float:
     accepted = sum(o[0] for o in outcomes)
     elapsed = max(o[2] for o in outcomes) - min(o[1] for o in outcomes)
     rate = accepted / elapsed
-    print(f"run {run + 1}: {accepted} records accepted in {elapsed:.2f} s = {rate:,.0f} records/s",
-          flush=True)
+    print(
+        f"run {run + 1}: {accepted} records accepted in {elapsed:.2f} s = {rate:,.0f} records/s", flush=True
+    )
     return rate
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     default_bootstrap = os.environ.get("FLEETPULSE_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
     parser.add_argument("--bootstrap", default=default_bootstrap)
     parser.add_argument("--records", type=int, default=60_000, help="records per run (all clients)")
@@ -119,18 +131,26 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500, help="records per request")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--gzip", action="store_true", help="gzip request bodies")
-    parser.add_argument("--gzip-level", type=int, default=1,
-                        help="gzip level (level 6+ on 500 records expands > 20x: refused with 413)")
+    parser.add_argument(
+        "--gzip-level",
+        type=int,
+        default=1,
+        help="gzip level (level 6+ on 500 records expands > 20x: refused with 413)",
+    )
     args = parser.parse_args()
 
     topic = f"bench.events.{uuid.uuid4().hex[:8]}"
     dlq = f"bench.dlq.{uuid.uuid4().hex[:8]}"
     create_topics(args.bootstrap, {topic: 6, dlq: 1})
-    settings = load_settings(kafka_bootstrap=args.bootstrap, collector_port=free_port(),
-                             topic_events=topic, topic_dlq=dlq)
-    print(f"collector -> {args.bootstrap} topic {topic}; {args.records} records/run, "
-          f"{args.clients} clients x {args.connections} connections, {args.batch}/request, "
-          f"gzip={args.gzip}", flush=True)
+    settings = load_settings(
+        kafka_bootstrap=args.bootstrap, collector_port=free_port(), topic_events=topic, topic_dlq=dlq
+    )
+    print(
+        f"collector -> {args.bootstrap} topic {topic}; {args.records} records/run, "
+        f"{args.clients} clients x {args.connections} connections, {args.batch}/request, "
+        f"gzip={args.gzip}",
+        flush=True,
+    )
     with CollectorThread(settings) as url:
         rates = [one_run(url, run, args) for run in range(args.runs)]
     print(f"median: {statistics.median(rates):,.0f} records/s accepted (Kafka-acknowledged)")

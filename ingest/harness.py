@@ -1,7 +1,7 @@
 """Run a real collector (``ingest.main.serve``) on a background thread: tests and the benchmark.
 
-    with CollectorThread(settings) as url:      # url = "http://127.0.0.1:<port>"
-        ...                                     # real HTTP, real Kafka
+with CollectorThread(settings) as url:      # url = "http://127.0.0.1:<port>"
+    ...                                     # real HTTP, real Kafka
 """
 
 from __future__ import annotations

@@ -42,33 +42,56 @@ class CollectorMetrics:
             return PREFIX + short
 
         return cls(
-            requests=Counter(name("requests"), "HTTP requests answered, by status code", ["code"],
-                             registry=registry),
-            request_latency=Histogram(name("request_latency_seconds"), "Request start to answer",
-                                      buckets=_LATENCY_BUCKETS, registry=registry),
-            bytes_received=Counter(name("bytes_received"), "Body bytes read, by stage", ["stage"],
-                                   registry=registry),
+            requests=Counter(
+                name("requests"), "HTTP requests answered, by status code", ["code"], registry=registry
+            ),
+            request_latency=Histogram(
+                name("request_latency_seconds"),
+                "Request start to answer",
+                buckets=_LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            bytes_received=Counter(
+                name("bytes_received"), "Body bytes read, by stage", ["stage"], registry=registry
+            ),
             records_received=Counter(name("records_received"), "Records received", registry=registry),
-            records_accepted=Counter(name("records_accepted"), "Records acked on the events topic",
-                                     registry=registry),
-            records_rejected=Counter(name("records_rejected"), "Records rejected, by reason", ["reason"],
-                                     registry=registry),
-            records_duplicate=Counter(name("records_duplicate"), "Duplicates acked but not forwarded",
-                                      registry=registry),
-            dlq_records=Counter(name("dlq_records"), "Rejected lines acked on the DLQ topic",
-                                registry=registry),
-            delivery_failures=Counter(name("delivery_failures"), "Kafka delivery errors, by topic kind",
-                                      ["topic"], registry=registry),
-            backpressure=Counter(name("backpressure"), "Requests refused with 503, by cause", ["cause"],
-                                 registry=registry),
-            produce_latency=Histogram(name("produce_latency_seconds"), "First produce to last ack",
-                                      buckets=_LATENCY_BUCKETS, registry=registry),
-            kafka_queue_depth=Gauge(name("kafka_queue_depth"), "Messages in the producer's local queue",
-                                    registry=registry),
-            dedup_entries=Gauge(name("dedup_entries"), "Identities remembered by the dedup store",
-                                registry=registry),
-            kafka_healthy=Gauge(name("kafka_healthy"), "1 when Kafka answered a recent metadata probe",
-                                registry=registry),
-            rate_limited=Counter(name("rate_limited"), "Requests refused with 429, by limit", ["limit"],
-                                 registry=registry),
+            records_accepted=Counter(
+                name("records_accepted"), "Records acked on the events topic", registry=registry
+            ),
+            records_rejected=Counter(
+                name("records_rejected"), "Records rejected, by reason", ["reason"], registry=registry
+            ),
+            records_duplicate=Counter(
+                name("records_duplicate"), "Duplicates acked but not forwarded", registry=registry
+            ),
+            dlq_records=Counter(
+                name("dlq_records"), "Rejected lines acked on the DLQ topic", registry=registry
+            ),
+            delivery_failures=Counter(
+                name("delivery_failures"),
+                "Kafka delivery errors, by topic kind",
+                ["topic"],
+                registry=registry,
+            ),
+            backpressure=Counter(
+                name("backpressure"), "Requests refused with 503, by cause", ["cause"], registry=registry
+            ),
+            produce_latency=Histogram(
+                name("produce_latency_seconds"),
+                "First produce to last ack",
+                buckets=_LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            kafka_queue_depth=Gauge(
+                name("kafka_queue_depth"), "Messages in the producer's local queue", registry=registry
+            ),
+            dedup_entries=Gauge(
+                name("dedup_entries"), "Identities remembered by the dedup store", registry=registry
+            ),
+            kafka_healthy=Gauge(
+                name("kafka_healthy"), "1 when Kafka answered a recent metadata probe", registry=registry
+            ),
+            rate_limited=Counter(
+                name("rate_limited"), "Requests refused with 429, by limit", ["limit"], registry=registry
+            ),
         )

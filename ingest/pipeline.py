@@ -54,16 +54,20 @@ class UnavailableError(Exception):
 class EventsEndpoint:
     """The request handler; holds the settings, producer, dedup store and metrics it uses."""
 
-    def __init__(self, settings: Settings, producer: EventProducer, dedup: DedupStore,
-                 metrics: CollectorMetrics) -> None:
+    def __init__(
+        self, settings: Settings, producer: EventProducer, dedup: DedupStore, metrics: CollectorMetrics
+    ) -> None:
         self.settings = settings
         self.producer = producer
         self.dedup = dedup
         self.metrics = metrics
         self.limits = BodyLimits.from_settings(settings)
         self.keys = KeyRing(settings.tenants)
-        self.limiter = RateLimiter(settings.collector_rate_requests_per_s,
-                                   settings.collector_rate_records_per_s, settings.collector_rate_burst_s)
+        self.limiter = RateLimiter(
+            settings.collector_rate_requests_per_s,
+            settings.collector_rate_records_per_s,
+            settings.collector_rate_burst_s,
+        )
         self.ack_timeout_s = settings.collector_delivery_timeout_ms / 1000 + 5.0
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -74,12 +78,14 @@ class EventsEndpoint:
         except RequestError as exc:
             if exc.status == 429:
                 self.metrics.rate_limited.labels(exc.detail).inc()
-            response = web.json_response({"error": exc.reason, "detail": exc.detail}, status=exc.status,
-                                         headers=exc.headers)
+            response = web.json_response(
+                {"error": exc.reason, "detail": exc.detail}, status=exc.status, headers=exc.headers
+            )
         except UnavailableError as exc:
             self.metrics.backpressure.labels(exc.cause).inc()
             response = web.json_response(
-                {"error": "unavailable", "detail": exc.cause}, status=503,
+                {"error": "unavailable", "detail": exc.cause},
+                status=503,
                 headers={"Retry-After": str(self.settings.collector_retry_after_s)},
             )
         self.metrics.requests.labels(str(response.status)).inc()
@@ -109,8 +115,12 @@ class EventsEndpoint:
         forwarded = [candidates[i] for i in sorted_.forward]
         try:
             outgoing = [steps.event_message(c, ctx, self.settings.topic_events) for c in forwarded]
-            outgoing += [steps.dlq_message(r, ctx, self.settings.topic_dlq,
-                                           self.settings.collector_dlq_max_value_bytes) for r in rejected]
+            outgoing += [
+                steps.dlq_message(
+                    r, ctx, self.settings.topic_dlq, self.settings.collector_dlq_max_value_bytes
+                )
+                for r in rejected
+            ]
             deliveries = self.send(outgoing)
         except BaseException:
             self.dedup.settle(claim, sorted_.claimed, frozenset())  # release the keys: nothing sent
@@ -126,8 +136,13 @@ class EventsEndpoint:
         except BackpressureError as exc:
             raise UnavailableError(exc.cause) from exc
 
-    async def settle(self, deliveries: DeliveryBatch, forwarded: list[steps.Candidate], claim: Claim,
-                     claimed: set[DedupKey]) -> bool:
+    async def settle(
+        self,
+        deliveries: DeliveryBatch,
+        forwarded: list[steps.Candidate],
+        claim: Claim,
+        claimed: set[DedupKey],
+    ) -> bool:
         """Wait for Kafka (even if the client gave up), mark seen what was acknowledged."""
         await deliveries.done
         acked: set[DedupKey] = set()
@@ -144,8 +159,9 @@ class EventsEndpoint:
             if error is not None:
                 self.metrics.delivery_failures.labels("events" if index < n_events else "dlq").inc()
         if failures:
-            log.warning("%d of %d deliveries failed, first: %s", len(failures), len(deliveries.errors),
-                        failures[0])
+            log.warning(
+                "%d of %d deliveries failed, first: %s", len(failures), len(deliveries.errors), failures[0]
+            )
         return not failures
 
     async def await_deliveries(self, settled: asyncio.Future[bool], sorted_: Triage) -> None:

@@ -107,8 +107,9 @@ class DeliveryBatch:
 class EventProducer:
     """confluent-kafka ``Producer`` plus a poll thread, in-flight accounting and a health probe."""
 
-    def __init__(self, settings: Settings, metrics: CollectorMetrics,
-                 overrides: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, metrics: CollectorMetrics, overrides: dict[str, Any] | None = None
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
         self._producer = Producer({**producer_config(settings), **(overrides or {})})
@@ -154,8 +155,13 @@ class EventProducer:
         batch.done.add_done_callback(lambda _f: self._finished(batch, size))
         for index, msg in enumerate(messages):
             try:
-                self._producer.produce(msg.topic, value=msg.value, key=msg.key, headers=msg.headers,
-                                       on_delivery=batch.callback(index))
+                self._producer.produce(
+                    msg.topic,
+                    value=msg.value,
+                    key=msg.key,
+                    headers=msg.headers,
+                    on_delivery=batch.callback(index),
+                )
             except BufferError:
                 self.metrics.backpressure.labels("buffer_error").inc()
                 batch.abandon(index)

@@ -31,8 +31,10 @@ def metric(text: str, name: str) -> float:
 
 
 def body(first_seq: int) -> bytes:
-    return b"\n".join(orjson.dumps(fresh_record("Fleet.Agent.Heartbeat", device=500, seq=first_seq + i))
-                      for i in range(PER_REQUEST))
+    return b"\n".join(
+        orjson.dumps(fresh_record("Fleet.Agent.Heartbeat", device=500, seq=first_seq + i))
+        for i in range(PER_REQUEST)
+    )
 
 
 def test_unreachable_broker_and_full_queue_answer_503_with_retry_after() -> None:

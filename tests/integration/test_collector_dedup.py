@@ -74,8 +74,12 @@ def test_identity_and_report_id_are_separate_keys() -> None:
 
 @pytest.mark.kafka
 def test_concurrent_replays_are_forwarded_once(kafka_bootstrap: str, new_topic: Callable[..., str]) -> None:
-    settings = load_settings(kafka_bootstrap=kafka_bootstrap, collector_port=free_port(),
-                             topic_events=new_topic(3, "events"), topic_dlq=new_topic(1, "dlq"))
+    settings = load_settings(
+        kafka_bootstrap=kafka_bootstrap,
+        collector_port=free_port(),
+        topic_events=new_topic(3, "events"),
+        topic_dlq=new_topic(1, "dlq"),
+    )
     names = event_names()
     records = [orjson.dumps(fresh_record(names[i % len(names)], device=i % 7, seq=i + 1)) for i in range(200)]
     body = b"\n".join(records)
@@ -93,8 +97,12 @@ def test_failed_delivery_is_not_remembered_and_the_retry_lands_once(kafka_bootst
     # the broker refuses record batches above 256 bytes: every delivery fails
     futures = admin.create_topics([NewTopic(topic, 1, 1, config={"max.message.bytes": "256"})])
     futures[topic].result(30)
-    settings = load_settings(kafka_bootstrap=kafka_bootstrap, collector_port=free_port(), topic_events=topic,
-                             collector_delivery_timeout_ms=5000)
+    settings = load_settings(
+        kafka_bootstrap=kafka_bootstrap,
+        collector_port=free_port(),
+        topic_events=topic,
+        collector_delivery_timeout_ms=5000,
+    )
     records = [orjson.dumps(fresh_record("Fleet.Fault.AppCrash", device=900, seq=s)) for s in (1, 2, 3)]
     body = b"\n".join(records)
     with CollectorThread(settings) as url:

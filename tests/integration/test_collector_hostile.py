@@ -34,8 +34,14 @@ NDJSON = "application/x-json-stream"
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def post(url: str, body: bytes, *, apikey: str | None = DEMO_API_KEY, encoding: str | None = None,
-         content_type: str = NDJSON) -> tuple[int, dict[str, str], Any]:
+def post(
+    url: str,
+    body: bytes,
+    *,
+    apikey: str | None = DEMO_API_KEY,
+    encoding: str | None = None,
+    content_type: str = NDJSON,
+) -> tuple[int, dict[str, str], Any]:
     import http.client
     from urllib.parse import urlsplit
 
@@ -66,13 +72,20 @@ def get(url: str, path: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def consume(bootstrap: str, topic: str, expected: int, idle_s: float = 3.0,
-            timeout_s: float = 60.0) -> list[Any]:
+def consume(
+    bootstrap: str, topic: str, expected: int, idle_s: float = 3.0, timeout_s: float = 60.0
+) -> list[Any]:
     """Everything on ``topic``: waits for ``expected`` messages, then ``idle_s`` more for extras."""
     import time
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"g-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     out: list[Any] = []
     deadline = time.monotonic() + timeout_s
@@ -211,8 +224,13 @@ def test_every_bad_record_gets_its_reason_and_good_records_land_once(
         assert m.value() == raw[:cap]
         assert headers["truncated"] == ("1" if len(raw) > cap else "0")
         assert int(headers["size"]) == len(raw)
-    assert {k: v.decode() for k, v in dlq[0].headers()}.keys() >= {"reason", "field", "tenant", "line",
-                                                                    "received_at"}
+    assert {k: v.decode() for k, v in dlq[0].headers()}.keys() >= {
+        "reason",
+        "field",
+        "tenant",
+        "line",
+        "received_at",
+    }
 
     _, metrics = get(collector, "/metrics")
     text = metrics.decode()

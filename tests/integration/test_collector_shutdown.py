@@ -19,17 +19,23 @@ from tests.integration.test_collector_hostile import consume, get, identity, pos
 
 pytestmark = pytest.mark.kafka
 
-SCRIPT = "from fleetpulse.settings import load_settings; from ingest.main import run_collector; " \
-         "run_collector(load_settings())"
+SCRIPT = (
+    "from fleetpulse.settings import load_settings; from ingest.main import run_collector; "
+    "run_collector(load_settings())"
+)
 
 
 def test_sigterm_drains_and_exits_cleanly(kafka_bootstrap: str, new_topic: Callable[..., str]) -> None:
     port = free_port()
     topic = new_topic(3, "events")
-    env = {**os.environ, "FLEETPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap,
-           "FLEETPULSE_COLLECTOR_PORT": str(port), "FLEETPULSE_TOPIC_EVENTS": topic,
-           "FLEETPULSE_TOPIC_DLQ": new_topic(1, "dlq"),
-           "FLEETPULSE_COLLECTOR_SHUTDOWN_TIMEOUT_S": "10"}
+    env = {
+        **os.environ,
+        "FLEETPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "FLEETPULSE_COLLECTOR_PORT": str(port),
+        "FLEETPULSE_TOPIC_EVENTS": topic,
+        "FLEETPULSE_TOPIC_DLQ": new_topic(1, "dlq"),
+        "FLEETPULSE_COLLECTOR_SHUTDOWN_TIMEOUT_S": "10",
+    }
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -42,8 +48,9 @@ def test_sigterm_drains_and_exits_cleanly(kafka_bootstrap: str, new_topic: Calla
                 pass
             assert time.monotonic() < deadline, "collector never became healthy"
             time.sleep(0.2)
-        records = [orjson.dumps(fresh_record("Fleet.Boot.Performance", device=77, seq=s))
-                   for s in range(1, 51)]
+        records = [
+            orjson.dumps(fresh_record("Fleet.Boot.Performance", device=77, seq=s)) for s in range(1, 51)
+        ]
         status, _, answer = post(url, b"\n".join(records))
         assert (status, answer["acc"]) == (200, 50)
         started = time.monotonic()
