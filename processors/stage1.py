@@ -61,6 +61,16 @@ class Stage1:
         groups = self.groups.get(partition)
         if groups is None:
             groups = self.groups[partition] = restore(partition, table_items(self.table.data))
+            log.info(
+                "restored",
+                extra={
+                    "step": "restore",
+                    "partition": partition,
+                    "groups": len(groups),
+                    "devices": sum(len(x.devices) for x in groups.values()),
+                    "table_keys": len(self.table.data),
+                },
+            )
         g = groups.get(tenant)
         if g is None:
             g = groups[tenant] = GroupState(partition, tenant)

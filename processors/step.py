@@ -27,8 +27,8 @@ from typing import Any
 from processors import metrics_def as md
 from processors.aggregate import DEFAULT_AGGREGATE, AggregateConfig, aggregate, event_epoch, is_too_late
 from processors.attribution import change_from_event
-from processors.device_state import DeviceState, apply_event
-from processors.partials import DAY, HOUR, Key, merge_into
+from processors.device_state import DeviceCensus, DeviceState, apply_event
+from processors.partials import DAY, HOUR, Key, Partials, merge_into
 from processors.samples import DeviceSamples
 from processors.state import CellKey, DeviceRecord, GroupState
 from processors.timings import FLEET, scope_value
@@ -92,9 +92,9 @@ def step(g: GroupState, records: Sequence[Record], cfg: StepConfig = StepConfig(
 
 def _device_state(
     g: GroupState, records: Sequence[Record], cfg: StepConfig, res: StepResult
-) -> list[Mapping[str, Any]]:
+) -> list[tuple[Mapping[str, Any], DeviceCensus]]:
     lateness = cfg.aggregate.max_lateness_s
-    accepted: list[Mapping[str, Any]] = []
+    accepted: list[tuple[Mapping[str, Any], DeviceCensus]] = []
     for off, ev in records:
         res.max_offset = max(res.max_offset, off)
         t = event_epoch(ev["time"])
@@ -121,7 +121,7 @@ def _device_state(
         res.device_days.add((dev, day))
         if ev["name"] in (md.APP_USAGE_EVENT, md.APP_CRASH_EVENT):
             _device_app(rec, day, ev)
-        accepted.append(ev)
+        accepted.append((ev, rec.state.census))  # the census as of this event
     res.counts["accepted"] = len(accepted)
     return accepted
 
@@ -139,12 +139,37 @@ def _device_app(rec: DeviceRecord, day: int, ev: Mapping[str, Any]) -> None:
 
 
 def _aggregate(
-    g: GroupState, accepted: list[Mapping[str, Any]], cfg: StepConfig, res: StepResult
-) -> tuple[Any, dict[Key, set[str]]]:
-    devs = {str(ev["ext"]["device"]["localId"]) for ev in accepted}
-    census = {d: g.devices[d].state.census for d in devs}
-    crash_in = {(d, a, day): n for d in devs for (a, day), n in g.devices[d].crash_counts.items()}
-    batch, crash_out = aggregate(accepted, census, crash_in, cfg.aggregate)
+    g: GroupState, accepted: list[tuple[Mapping[str, Any], DeviceCensus]], cfg: StepConfig, res: StepResult
+) -> tuple[Partials, dict[Key, set[str]]]:
+    """Aggregate in runs within which no device changes census, so every event is scoped by the
+    census *as of that event* — the result does not depend on where batch boundaries fall."""
+    total = Partials()
+    sets: dict[Key, set[str]] = {}
+    run: list[Mapping[str, Any]] = []
+    census: dict[str, DeviceCensus] = {}
+    for ev, c in accepted:
+        dev = str(ev["ext"]["device"]["localId"])
+        if census.get(dev, c) != c:
+            _aggregate_run(g, run, census, cfg, total, sets)
+            run, census = [], {}
+        census[dev] = c
+        run.append(ev)
+    _aggregate_run(g, run, census, cfg, total, sets)
+    return total, sets
+
+
+def _aggregate_run(
+    g: GroupState,
+    run: list[Mapping[str, Any]],
+    census: dict[str, DeviceCensus],
+    cfg: StepConfig,
+    total: Partials,
+    sets: dict[Key, set[str]],
+) -> None:
+    if not run:
+        return
+    crash_in = {(d, a, day): n for d in census for (a, day), n in g.devices[d].crash_counts.items()}
+    batch, crash_out = aggregate(run, census, crash_in, cfg.aggregate)
     for (d, a, day), n in crash_out.items():
         g.devices[d].crash_counts[(a, day)] = n
     s = batch.samples
@@ -155,7 +180,9 @@ def _aggregate(
         if len(vals) < cfg.device_values_cap:
             vals.append(value)
     batch.samples = DeviceSamples.empty()
-    return batch, _device_sets(accepted, census, cfg.aggregate)
+    merge_into(total, batch, consume=True)  # the run's partial is not used again
+    for k, devs in _device_sets(run, census, cfg.aggregate).items():
+        sets.setdefault(k, set()).update(devs)
 
 
 def _device_sets(

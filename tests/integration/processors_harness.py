@@ -149,3 +149,15 @@ def wait_processed(
             return
         time.sleep(1.0)
     raise AssertionError(f"worker did not finish: {log.read_text()[-3000:]}")
+
+
+def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 60.0) -> bool:
+    """SIGTERM, then SIGKILL after ``timeout_s``; True when it stopped on SIGTERM."""
+    worker.terminate()
+    try:
+        worker.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(30)
+        return False
+    return True

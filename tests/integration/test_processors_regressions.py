@@ -11,6 +11,7 @@ from tests.integration.processors_harness import (
     read_topic,
     sim_config,
     start_worker,
+    stop_worker,
     topics_env,
     wait_processed,
 )
@@ -29,8 +30,7 @@ def test_injected_regressions_found_with_their_causes(kafka_bootstrap: str, tmp_
         wait_processed(worker, log, n)
         assert worker.poll() is None, log.read_text()[-3000:]
     finally:
-        worker.terminate()
-        worker.wait(60)
+        stop_worker(worker)
     docs = [d for _, d in read_topic(kafka_bootstrap, env["FLEETPULSE_TOPIC_REGRESSIONS"])]
     opened = {(d["scope_type"], d["scope"], d["metric"]): d for d in docs if d["status"] == "open"}
     truth = {i.name: i for i in manifest.injections}

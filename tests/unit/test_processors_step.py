@@ -233,3 +233,16 @@ def test_state_round_trips_through_the_table_form() -> None:
     assert back.devices == g.devices
     assert back.versions == g.versions
     assert restore(5, items) == {}
+
+
+def test_result_does_not_depend_on_batch_boundaries() -> None:
+    evs, _ = generated(30)
+    # a device's census arrives after some of its boots: scopes must follow the census as of each event
+    evs = evs[30:90] + evs[:30] + evs[90:]
+    one, many = GroupState(0, "contoso"), GroupState(0, "contoso")
+    step(one, records(evs))
+    for i in range(0, len(evs), 7):
+        step(many, records(evs[i : i + 7], i))
+    assert many.partials.metrics == one.partials.metrics
+    assert many.partials.counters == one.partials.counters
+    assert many.devices == one.devices
