@@ -62,8 +62,11 @@ def _hour_start(time: str, cache: dict[str, int]) -> int:
     prefix = time[:13]
     h = cache.get(prefix)
     if h is None:
-        h = int(datetime(int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10]), int(prefix[11:13]),
-                         tzinfo=UTC).timestamp())
+        h = int(
+            datetime(
+                int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10]), int(prefix[11:13]), tzinfo=UTC
+            ).timestamp()
+        )
         cache[prefix] = h
     return h
 
@@ -99,8 +102,9 @@ def aggregate(
             h = _hour_start(t, hcache)
         data = ev["data"]
         if name == md.BOOT_EVENT or name == md.LOGON_EVENT:
-            if name == md.LOGON_EVENT and (data.get("isFirstLogonForUser")
-                                           or data.get("isAfterFeatureUpdate")):
+            if name == md.LOGON_EVENT and (
+                data.get("isFirstLogonForUser") or data.get("isAfterFeatureUpdate")
+            ):
                 _count(out, cfg, h, dev, census, md.COUNTER_LOGONS_EXCLUDED)
                 continue
             code = dev_code.get(dev)
@@ -127,8 +131,9 @@ def aggregate(
     return out, counts
 
 
-def _count(out: Partials, cfg: AggregateConfig, h: int, dev: str, census: Mapping[str, DeviceCensus],
-           counter: str) -> None:
+def _count(
+    out: Partials, cfg: AggregateConfig, h: int, dev: str, census: Mapping[str, DeviceCensus], counter: str
+) -> None:
     c = census.get(dev, UNKNOWN_CENSUS)
     scopes = [(s, scope_value(c, s)) for s in cfg.scopes]
     if cfg.counter_device_scope:
@@ -140,8 +145,16 @@ def _count(out: Partials, cfg: AggregateConfig, h: int, dev: str, census: Mappin
             out.counters[key] = out.counters.get(key, 0) + 1
 
 
-def _app_event(out: Partials, cfg: AggregateConfig, counts: dict[CrashKey, int], name: str, h: int,
-               dev: str, c: DeviceCensus, data: Mapping[str, Any]) -> None:
+def _app_event(
+    out: Partials,
+    cfg: AggregateConfig,
+    counts: dict[CrashKey, int],
+    name: str,
+    h: int,
+    dev: str,
+    c: DeviceCensus,
+    data: Mapping[str, Any],
+) -> None:
     app, ver = str(data["appName"]), str(data["appVersion"])
     day = h - h % DAY
     crash = name == md.APP_CRASH_EVENT
@@ -153,8 +166,10 @@ def _app_event(out: Partials, cfg: AggregateConfig, counts: dict[CrashKey, int],
         counted = 1 if seen < cfg.crash_cap_per_day else 0
         counts[ck] = seen + 1
     elif name == md.APP_USAGE_EVENT:
-        usage = min(int(data["userActiveDurationMs"]) + int(data.get("audioOutMs") or 0),
-                    int(data["aggregationDurationMs"]))
+        usage = min(
+            int(data["userActiveDurationMs"]) + int(data.get("audioOutMs") or 0),
+            int(data["aggregationDurationMs"]),
+        )
     scopes = (("app", FLEET), ("app_version", ver), ("model", c.model), ("os_build", c.os_build))
     for kind in cfg.windows:
         ws = h if kind == "hour" else day

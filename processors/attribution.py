@@ -45,8 +45,12 @@ class Attribution:
     lift: float
 
 
-def split_affected(base_medians: Mapping[str, float], current_medians: Mapping[str, float],
-                   threshold: float = 0.10, lower_is_better: bool = True) -> tuple[set[str], set[str]]:
+def split_affected(
+    base_medians: Mapping[str, float],
+    current_medians: Mapping[str, float],
+    threshold: float = 0.10,
+    lower_is_better: bool = True,
+) -> tuple[set[str], set[str]]:
     """Devices in both periods split by whether their own median got worse by > ``threshold``."""
     affected: set[str] = set()
     unaffected: set[str] = set()
@@ -59,9 +63,14 @@ def split_affected(base_medians: Mapping[str, float], current_medians: Mapping[s
     return affected, unaffected
 
 
-def attribute(changes_by_device: Mapping[str, Sequence[ConfigChange]], affected: Iterable[str],
-              unaffected: Iterable[str], start_time: float, lookback: float = DEFAULT_LOOKBACK_S,
-              lookahead: float = DEFAULT_LOOKAHEAD_S) -> list[Attribution]:
+def attribute(
+    changes_by_device: Mapping[str, Sequence[ConfigChange]],
+    affected: Iterable[str],
+    unaffected: Iterable[str],
+    start_time: float,
+    lookback: float = DEFAULT_LOOKBACK_S,
+    lookahead: float = DEFAULT_LOOKAHEAD_S,
+) -> list[Attribution]:
     """Changes ranked by how much more prevalent they are on affected than on unaffected devices."""
     aff, unaff = set(affected), set(unaffected) - set(affected)
     lo, hi = start_time - lookback, start_time + lookahead
@@ -93,7 +102,8 @@ def change_from_event(event: Mapping[str, Any], applied_epoch: float) -> tuple[s
     """``(device_id, ConfigChange)`` of a ``Fleet.Config.Change`` event (``applied_epoch`` parsed)."""
     d = event["data"]
     return str(event["ext"]["device"]["localId"]), ConfigChange(
-        str(d["changeId"]), str(d["changeName"]), applied_epoch, str(d.get("changeType", "")))
+        str(d["changeId"]), str(d["changeName"]), applied_epoch, str(d.get("changeType", ""))
+    )
 
 
 TrackKey = tuple[str, str, str, str]  # (scope_type, scope, metric, baseline name)

@@ -65,18 +65,33 @@ def _statistic(sk: DDSketch, statistic: str) -> float | None:
     return sk.quantile(int(statistic.lstrip("p")) / 100.0)
 
 
-def snapshot(name: str, partials: Partials, start_day: int, end_day: int, created_at: float,
-             cfg: BaselineConfig = BaselineConfig()) -> Snapshot:
+def snapshot(
+    name: str,
+    partials: Partials,
+    start_day: int,
+    end_day: int,
+    created_at: float,
+    cfg: BaselineConfig = BaselineConfig(),
+) -> Snapshot:
     """Snapshot of the daily partials of ``[start_day, end_day]`` (epoch s of UTC day starts)."""
     days = (end_day - start_day) // DAY + 1
     rolled = rolling(partials, end_day, days)
     metrics = {
-        (st, sc, m): MetricSnapshot(_statistic(s.sketch, cfg.statistic), s.count, len(s.devices),
-                                    cfg.statistic, s.sum, s.sketch.zero_count, s.sketch.buckets())
+        (st, sc, m): MetricSnapshot(
+            _statistic(s.sketch, cfg.statistic),
+            s.count,
+            len(s.devices),
+            cfg.statistic,
+            s.sum,
+            s.sketch.zero_count,
+            s.sketch.buckets(),
+        )
         for (_, _, st, sc, m), s in rolled.metrics.items()
     }
-    apps = {(st, sc, app): AppSnapshot(len(a.devices), a.usage_ms, a.crashes, a.hangs)
-            for (_, _, st, sc, app), a in rolled.apps.items()}
+    apps = {
+        (st, sc, app): AppSnapshot(len(a.devices), a.usage_ms, a.crashes, a.hangs)
+        for (_, _, st, sc, app), a in rolled.apps.items()
+    }
     return Snapshot(name, created_at, start_day, end_day, metrics, apps)
 
 
@@ -86,8 +101,9 @@ def trailing_window(current_day: int, cfg: BaselineConfig = BaselineConfig()) ->
     return end - (cfg.trailing_days - 1) * DAY, end
 
 
-def trailing_baseline(partials: Partials, current_day: int, created_at: float,
-                      cfg: BaselineConfig = BaselineConfig()) -> Snapshot:
+def trailing_baseline(
+    partials: Partials, current_day: int, created_at: float, cfg: BaselineConfig = BaselineConfig()
+) -> Snapshot:
     start, end = trailing_window(current_day, cfg)
     return snapshot("trailing", partials, start, end, created_at, cfg)
 
@@ -95,9 +111,14 @@ def trailing_baseline(partials: Partials, current_day: int, created_at: float,
 def to_dict(s: Snapshot) -> dict[str, Any]:
     """JSON-able form (keys joined with ``\\x1f``)."""
     return {
-        "name": s.name, "created_at": s.created_at, "start_day": s.start_day, "end_day": s.end_day,
-        "metrics": {"\x1f".join(k): {**asdict(v), "buckets": {str(b): c for b, c in v.buckets.items()}}
-                    for k, v in s.metrics.items()},
+        "name": s.name,
+        "created_at": s.created_at,
+        "start_day": s.start_day,
+        "end_day": s.end_day,
+        "metrics": {
+            "\x1f".join(k): {**asdict(v), "buckets": {str(b): c for b, c in v.buckets.items()}}
+            for k, v in s.metrics.items()
+        },
         "apps": {"\x1f".join(k): asdict(v) for k, v in s.apps.items()},
     }
 
@@ -108,7 +129,9 @@ def _key(k: str) -> SnapKey:
 
 
 def from_dict(d: Mapping[str, Any]) -> Snapshot:
-    metrics = {_key(k): MetricSnapshot(**{**v, "buckets": {int(b): int(c) for b, c in v["buckets"].items()}})
-               for k, v in d["metrics"].items()}
+    metrics = {
+        _key(k): MetricSnapshot(**{**v, "buckets": {int(b): int(c) for b, c in v["buckets"].items()}})
+        for k, v in d["metrics"].items()
+    }
     apps = {_key(k): AppSnapshot(**v) for k, v in d["apps"].items()}
     return Snapshot(d["name"], d["created_at"], d["start_day"], d["end_day"], metrics, apps)

@@ -20,14 +20,19 @@ from processors.device_state import DeviceCensus
 from processors.partials import Partials, merge_into
 
 
-def synthetic_events(n: int, n_devices: int = 2000, seed: int = 7) -> tuple[list[dict[str, Any]],
-                                                                              dict[str, DeviceCensus]]:
+def synthetic_events(
+    n: int, n_devices: int = 2000, seed: int = 7
+) -> tuple[list[dict[str, Any]], dict[str, DeviceCensus]]:
     """``n`` wire-shaped event dicts and a census for their devices (deterministic by seed)."""
     rng = np.random.default_rng(seed)
     devices = [f"s:{i:08X}-0000-4000-8000-{i:012X}" for i in range(n_devices)]
     models = [f"Maker{i % 4}|Model{i}" for i in range(12)]
-    census = {d: DeviceCensus(models[i % 12], f"10.0.2263{i % 3}.1", ("ssd", "hdd")[i % 7 == 0],
-                              ("domain", "entra")[i % 2]) for i, d in enumerate(devices)}
+    census = {
+        d: DeviceCensus(
+            models[i % 12], f"10.0.2263{i % 3}.1", ("ssd", "hdd")[i % 7 == 0], ("domain", "entra")[i % 2]
+        )
+        for i, d in enumerate(devices)
+    }
     dev = rng.integers(0, n_devices, n)
     kind = rng.choice(3, size=n, p=[0.45, 0.45, 0.10])
     secs = np.sort(rng.integers(0, 86_400, n))  # a stream arrives roughly in time order
@@ -39,21 +44,39 @@ def synthetic_events(n: int, n_devices: int = 2000, seed: int = 7) -> tuple[list
         t = f"2026-03-11T{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}.{i % 1000:03d}Z"
         k = int(kind[i])
         if k == 0:
-            data: dict[str, Any] = {"schemaVersion": 1, "bootId": i, "isRebootAfterUpdate": False,
-                                    "coreBootMs": int(core[i]), "gpBootMs": int(gp[i]), "updateMs": 0,
-                                    "totalBootMs": int(core[i] + gp[i] + 9000)}
+            data: dict[str, Any] = {
+                "schemaVersion": 1,
+                "bootId": i,
+                "isRebootAfterUpdate": False,
+                "coreBootMs": int(core[i]),
+                "gpBootMs": int(gp[i]),
+                "updateMs": 0,
+                "totalBootMs": int(core[i] + gp[i] + 9000),
+            }
             name = "Fleet.Boot.Performance"
         elif k == 1:
-            data = {"schemaVersion": 1, "coreLogonMs": int(core[i] // 2), "gpLogonMs": int(gp[i]),
-                    "desktopShownMs": int(core[i] // 2 + gp[i]), "totalLogonMs": int(core[i] + gp[i]),
-                    "isFirstLogonForUser": i % 50 == 0, "isAfterFeatureUpdate": False, "userType": "ad"}
+            data = {
+                "schemaVersion": 1,
+                "coreLogonMs": int(core[i] // 2),
+                "gpLogonMs": int(gp[i]),
+                "desktopShownMs": int(core[i] // 2 + gp[i]),
+                "totalLogonMs": int(core[i] + gp[i]),
+                "isFirstLogonForUser": i % 50 == 0,
+                "isAfterFeatureUpdate": False,
+                "userType": "ad",
+            }
             name = "Fleet.Logon.Performance"
         else:
-            data = {"schemaVersion": 1, "appName": f"app{i % 20}.exe", "appVersion": f"1.{i % 3}",
-                    "isFatal": True}
+            data = {
+                "schemaVersion": 1,
+                "appName": f"app{i % 20}.exe",
+                "appVersion": f"1.{i % 3}",
+                "isFatal": True,
+            }
             name = "Fleet.Fault.AppCrash"
-        events.append({"name": name, "time": t, "ext": {"device": {"localId": devices[int(dev[i])]}},
-                       "data": data})
+        events.append(
+            {"name": name, "time": t, "ext": {"device": {"localId": devices[int(dev[i])]}}, "data": data}
+        )
     return events, census
 
 
@@ -73,15 +96,17 @@ def main() -> None:
         total = Partials()
         for i in range(0, len(events), args.batch):
             t1 = time.perf_counter()
-            part, crash = aggregate(events[i:i + args.batch], census, crash)
+            part, crash = aggregate(events[i : i + args.batch], census, crash)
             t_agg += time.perf_counter() - t1
             merge_into(total, part, consume=True)
         runs.append((t_agg, time.perf_counter() - t0))
     n = len(events)
     best_agg, best_all = min(r[0] for r in runs), min(r[1] for r in runs)
     med_all = sorted(r[1] for r in runs)[len(runs) // 2]
-    print(f"events={n} batch={args.batch} repeats={args.repeat} "
-          f"metric_keys={len(total.metrics)} app_keys={len(total.apps)}")
+    print(
+        f"events={n} batch={args.batch} repeats={args.repeat} "
+        f"metric_keys={len(total.metrics)} app_keys={len(total.apps)}"
+    )
     print(f"aggregate only:        {n / best_agg:,.0f} events/s (best)")
     print(f"aggregate + merge:     {n / best_all:,.0f} events/s (best), {n / med_all:,.0f} events/s (median)")
 

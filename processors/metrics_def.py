@@ -51,16 +51,26 @@ TIMING_METRICS: tuple[MetricDef, ...] = (
     MetricDef("core_logon_ms", LOGON_EVENT, "coreLogonMs", description="core sign-in time"),
     MetricDef("gp_logon_ms", LOGON_EVENT, "gpLogonMs", description="Group Policy sign-in time"),
     MetricDef("desktop_shown_ms", LOGON_EVENT, "desktopShownMs", description="time to desktop"),
-    MetricDef("total_logon_ms", LOGON_EVENT, "totalLogonMs",
-              description="time to responsive desktop (desktop shown + responsive desktop)"),
+    MetricDef(
+        "total_logon_ms",
+        LOGON_EVENT,
+        "totalLogonMs",
+        description="time to responsive desktop (desktop shown + responsive desktop)",
+    ),
 )
 METRICS_BY_NAME: dict[str, MetricDef] = {m.name: m for m in TIMING_METRICS}
 BOOT_METRICS: tuple[MetricDef, ...] = tuple(m for m in TIMING_METRICS if m.event == BOOT_EVENT)
 LOGON_METRICS: tuple[MetricDef, ...] = tuple(m for m in TIMING_METRICS if m.event == LOGON_EVENT)
 
 RESTART_CATEGORIES: tuple[str, ...] = (
-    "restartWithUpdate", "restartWithoutUpdate", "shutdownWithUpdate", "shutdownWithoutUpdate",
-    "blueScreen", "longPowerButtonPress", "bootError", "unknown",
+    "restartWithUpdate",
+    "restartWithoutUpdate",
+    "shutdownWithUpdate",
+    "shutdownWithoutUpdate",
+    "blueScreen",
+    "longPowerButtonPress",
+    "bootError",
+    "unknown",
 )
 ABNORMAL_CATEGORIES = frozenset({"blueScreen", "longPowerButtonPress", "unknown"})
 
@@ -75,8 +85,13 @@ COUNTER_RESTARTS = "restarts"
 COUNTER_RESTARTS_ABNORMAL = "restarts_abnormal"
 COUNTER_STOP_ERRORS = "stop_errors"
 COUNTER_LOGONS_EXCLUDED = "logons_excluded"
-COUNTER_METRICS: tuple[str, ...] = (COUNTER_RESTARTS, COUNTER_RESTARTS_ABNORMAL, COUNTER_STOP_ERRORS,
-                                    COUNTER_LOGONS_EXCLUDED, *RESTART_COUNTER.values())
+COUNTER_METRICS: tuple[str, ...] = (
+    COUNTER_RESTARTS,
+    COUNTER_RESTARTS_ABNORMAL,
+    COUNTER_STOP_ERRORS,
+    COUNTER_LOGONS_EXCLUDED,
+    *RESTART_COUNTER.values(),
+)
 
 #: App reliability figures (rate metrics are higher-is-worse).
 APP_CRASH_RATE = "app_crashes_per_usage_hour"

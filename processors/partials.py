@@ -55,9 +55,13 @@ class AppState:
     hangs: int = 0
 
     def merged(self, other: AppState) -> AppState:
-        return AppState(self.devices | other.devices, self.usage_ms + other.usage_ms,
-                        self.crashes + other.crashes, self.crashes_raw + other.crashes_raw,
-                        self.hangs + other.hangs)
+        return AppState(
+            self.devices | other.devices,
+            self.usage_ms + other.usage_ms,
+            self.crashes + other.crashes,
+            self.crashes_raw + other.crashes_raw,
+            self.hangs + other.hangs,
+        )
 
     @property
     def mttf_hours(self) -> float | None:
@@ -83,8 +87,9 @@ def copy_partials(p: Partials) -> Partials:
     )
 
 
-def merge_into(target: Partials, other: Partials, samples_cap: int = DEFAULT_CAP,
-               consume: bool = False) -> Partials:
+def merge_into(
+    target: Partials, other: Partials, samples_cap: int = DEFAULT_CAP, consume: bool = False
+) -> Partials:
     """Merge ``other`` into ``target`` **in place** (the streaming accumulator path) and return it.
 
     ``other`` is not modified. With ``consume=False`` ``target`` never shares mutable state with
@@ -148,8 +153,11 @@ def rolling(partials: Partials, end_day: int, days: int) -> Partials:
         nk = relabel(k)
         if nk is not None:
             cur = out.metrics.get(nk)
-            out.metrics[nk] = m.merged(MetricState(DDSketch(m.sketch.alpha, m.sketch.max_buckets))) \
-                if cur is None else cur.merged(m)
+            out.metrics[nk] = (
+                m.merged(MetricState(DDSketch(m.sketch.alpha, m.sketch.max_buckets)))
+                if cur is None
+                else cur.merged(m)
+            )
     for k, n in partials.counters.items():
         nk = relabel(k)
         if nk is not None:
@@ -173,29 +181,71 @@ def to_rows(partials: Partials, quantiles: tuple[float, ...] = (0.5, 0.9, 0.99))
         sk = st.sketch
         b = sk.buckets()
         qs = sk.quantiles(quantiles)
-        rows.append({
-            "row_type": "metric", "window_kind": kind, "window_start": start, "scope_type": stype,
-            "scope": scope, "metric": metric, "count": sk.count, "sum": sk.sum, "mean": sk.mean,
-            "min": sk.min if sk.count else None, "max": sk.max if sk.count else None,
-            "p50": qs[0], "p90": qs[1], "p99": qs[2],
-            "sketch_alpha": sk.alpha, "sketch_keys": list(b), "sketch_counts": list(b.values()),
-            "zero_count": sk.zero_count, "devices": len(st.devices),
-        })
+        rows.append(
+            {
+                "row_type": "metric",
+                "window_kind": kind,
+                "window_start": start,
+                "scope_type": stype,
+                "scope": scope,
+                "metric": metric,
+                "count": sk.count,
+                "sum": sk.sum,
+                "mean": sk.mean,
+                "min": sk.min if sk.count else None,
+                "max": sk.max if sk.count else None,
+                "p50": qs[0],
+                "p90": qs[1],
+                "p99": qs[2],
+                "sketch_alpha": sk.alpha,
+                "sketch_keys": list(b),
+                "sketch_counts": list(b.values()),
+                "zero_count": sk.zero_count,
+                "devices": len(st.devices),
+            }
+        )
     for (kind, start, stype, scope, metric), n in partials.counters.items():
-        rows.append({
-            "row_type": "counter", "window_kind": kind, "window_start": start, "scope_type": stype,
-            "scope": scope, "metric": metric, "count": n, "sum": float(n), "mean": None, "min": None,
-            "max": None, "p50": None, "p90": None, "p99": None, "sketch_alpha": None, "sketch_keys": [],
-            "sketch_counts": [], "zero_count": 0, "devices": None,
-        })
+        rows.append(
+            {
+                "row_type": "counter",
+                "window_kind": kind,
+                "window_start": start,
+                "scope_type": stype,
+                "scope": scope,
+                "metric": metric,
+                "count": n,
+                "sum": float(n),
+                "mean": None,
+                "min": None,
+                "max": None,
+                "p50": None,
+                "p90": None,
+                "p99": None,
+                "sketch_alpha": None,
+                "sketch_keys": [],
+                "sketch_counts": [],
+                "zero_count": 0,
+                "devices": None,
+            }
+        )
     return rows
 
 
 def app_rows(partials: Partials) -> list[dict[str, Any]]:
     """Rows of app reliability partials (``mttf_hours`` = usage hours / capped crashes)."""
     return [
-        {"window_kind": kind, "window_start": start, "scope_type": stype, "scope": scope, "app": app,
-         "devices": len(s.devices), "usage_ms": s.usage_ms, "crashes": s.crashes,
-         "crashes_raw": s.crashes_raw, "hangs": s.hangs, "mttf_hours": s.mttf_hours}
+        {
+            "window_kind": kind,
+            "window_start": start,
+            "scope_type": stype,
+            "scope": scope,
+            "app": app,
+            "devices": len(s.devices),
+            "usage_ms": s.usage_ms,
+            "crashes": s.crashes,
+            "crashes_raw": s.crashes_raw,
+            "hangs": s.hangs,
+            "mttf_hours": s.mttf_hours,
+        }
         for (kind, start, stype, scope, app), s in partials.apps.items()
     ]

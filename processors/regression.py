@@ -88,9 +88,14 @@ def mann_whitney_u(current: npt.ArrayLike, baseline: npt.ArrayLike, greater: boo
     return TestResult("mann_whitney_u", u1, _normal_sf((diff - 0.5) / math.sqrt(var)))
 
 
-def poisson_rate_test(events_current: int, exposure_current: float, events_baseline: int,
-                      exposure_baseline: float, greater: bool = True,
-                      exact_max_n: int = 100_000) -> TestResult:
+def poisson_rate_test(
+    events_current: int,
+    exposure_current: float,
+    events_baseline: int,
+    exposure_baseline: float,
+    greater: bool = True,
+    exact_max_n: int = 100_000,
+) -> TestResult:
     """Conditional binomial test of two Poisson rates (one-sided; see the module docstring)."""
     n = events_current + events_baseline
     if n == 0 or exposure_current <= 0 or exposure_baseline <= 0:
@@ -102,8 +107,13 @@ def poisson_rate_test(events_current: int, exposure_current: float, events_basel
         mu, sd = n * p, math.sqrt(n * p * (1 - p))
         return TestResult("poisson_rate_normal", float(x), _normal_sf((x - 0.5 - mu) / sd))
     # log pmf(k) for k = x..n via the ratio pmf(k+1)/pmf(k) = (n-k)/(k+1) * p/(1-p)
-    log_pmf_x = (math.lgamma(n + 1) - math.lgamma(x + 1) - math.lgamma(n - x + 1)
-                 + x * math.log(p) + (n - x) * math.log1p(-p))
+    log_pmf_x = (
+        math.lgamma(n + 1)
+        - math.lgamma(x + 1)
+        - math.lgamma(n - x + 1)
+        + x * math.log(p)
+        + (n - x) * math.log1p(-p)
+    )
     k = np.arange(x, n, dtype=np.float64)
     steps = np.log((n - k) / (k + 1)) + math.log(p) - math.log1p(-p)
     log_pmf = np.concatenate([[log_pmf_x], log_pmf_x + np.cumsum(steps)])
@@ -120,8 +130,16 @@ def relative_change(baseline: float | None, current: float | None) -> float | No
     return (current - baseline) / abs(baseline)
 
 
-def _judge(change: float | None, test: TestResult, n_b: int, n_c: int, base: float | None,
-           cur: float | None, lower_is_better: bool, cfg: RegressionConfig) -> Detection:
+def _judge(
+    change: float | None,
+    test: TestResult,
+    n_b: int,
+    n_c: int,
+    base: float | None,
+    cur: float | None,
+    lower_is_better: bool,
+    cfg: RegressionConfig,
+) -> Detection:
     if base is None:
         reason = "no_baseline"
     elif n_b < cfg.min_devices or n_c < cfg.min_devices:
@@ -135,29 +153,56 @@ def _judge(change: float | None, test: TestResult, n_b: int, n_c: int, base: flo
     return Detection(reason == "regressed", base, cur, change, n_b, n_c, test.test, test.p_value, reason)
 
 
-def detect(baseline: MetricSnapshot, current: MetricSnapshot, samples_baseline: Sequence[float],
-           samples_current: Sequence[float], cfg: RegressionConfig = DEFAULT_REGRESSION,
-           lower_is_better: bool = True) -> Detection:
+def detect(
+    baseline: MetricSnapshot,
+    current: MetricSnapshot,
+    samples_baseline: Sequence[float],
+    samples_current: Sequence[float],
+    cfg: RegressionConfig = DEFAULT_REGRESSION,
+    lower_is_better: bool = True,
+) -> Detection:
     """Timing regression: magnitude of ``current.value`` vs ``baseline.value`` + MWU on device medians.
 
     ``samples_*`` are per-device medians (one per device); their sizes are the device counts.
     """
     change = relative_change(baseline.value, current.value)
     test = mann_whitney_u(samples_current, samples_baseline, greater=lower_is_better)
-    return _judge(change, test, len(samples_baseline), len(samples_current), baseline.value,
-                  current.value, lower_is_better, cfg)
+    return _judge(
+        change,
+        test,
+        len(samples_baseline),
+        len(samples_current),
+        baseline.value,
+        current.value,
+        lower_is_better,
+        cfg,
+    )
 
 
-def detect_rate(events_baseline: int, exposure_baseline: float, events_current: int,
-                exposure_current: float, devices_baseline: int, devices_current: int,
-                cfg: RegressionConfig = DEFAULT_REGRESSION, lower_is_better: bool = True) -> Detection:
+def detect_rate(
+    events_baseline: int,
+    exposure_baseline: float,
+    events_current: int,
+    exposure_current: float,
+    devices_baseline: int,
+    devices_current: int,
+    cfg: RegressionConfig = DEFAULT_REGRESSION,
+    lower_is_better: bool = True,
+) -> Detection:
     """Rate regression (e.g. crashes per usage hour) with the conditional binomial test."""
     base = events_baseline / exposure_baseline if exposure_baseline > 0 else None
     cur = events_current / exposure_current if exposure_current > 0 else None
-    test = poisson_rate_test(events_current, exposure_current, events_baseline, exposure_baseline,
-                             greater=lower_is_better, exact_max_n=cfg.exact_max_n)
-    return _judge(relative_change(base, cur), test, devices_baseline, devices_current, base, cur,
-                  lower_is_better, cfg)
+    test = poisson_rate_test(
+        events_current,
+        exposure_current,
+        events_baseline,
+        exposure_baseline,
+        greater=lower_is_better,
+        exact_max_n=cfg.exact_max_n,
+    )
+    return _judge(
+        relative_change(base, cur), test, devices_baseline, devices_current, base, cur, lower_is_better, cfg
+    )
 
 
 @dataclass(frozen=True)
@@ -168,8 +213,7 @@ class ChangePoint:
     mean_after: float
 
 
-def change_point(series: Sequence[float], min_segment: int = 2,
-                 direction: int = 0) -> ChangePoint | None:
+def change_point(series: Sequence[float], min_segment: int = 2, direction: int = 0) -> ChangePoint | None:
     """Single change point of a daily series (``direction`` +1 rises only, -1 drops only, 0 both)."""
     y = np.asarray(series, dtype=np.float64)
     n = y.size

@@ -61,8 +61,10 @@ class DeviceSamples:
         if not len(self):
             return other
         out = DeviceSamples(
-            np.concatenate([self.day, other.day]), np.concatenate([self.device, other.device]),
-            np.concatenate([self.metric, other.metric]), np.concatenate([self.value, other.value]),
+            np.concatenate([self.day, other.day]),
+            np.concatenate([self.device, other.device]),
+            np.concatenate([self.metric, other.metric]),
+            np.concatenate([self.value, other.value]),
         )
         return out if cap is None else out.capped(cap)
 
@@ -131,10 +133,21 @@ class DeviceSamples:
         out: list[dict[str, Any]] = []
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
             v = s.value[a:b]
-            out.append({"window_kind": "day", "window_start": int(s.day[a]), "scope_type": "device",
-                        "scope": s.device[a], "metric": s.metric[a], "count": b - a, "sum": float(v.sum()),
-                        "mean": float(v.mean()), "p50": float(np.median(v)), "min": float(v[0]),
-                        "max": float(v[-1])})
+            out.append(
+                {
+                    "window_kind": "day",
+                    "window_start": int(s.day[a]),
+                    "scope_type": "device",
+                    "scope": s.device[a],
+                    "metric": s.metric[a],
+                    "count": b - a,
+                    "sum": float(v.sum()),
+                    "mean": float(v.mean()),
+                    "p50": float(np.median(v)),
+                    "min": float(v[0]),
+                    "max": float(v[-1]),
+                }
+            )
         return out
 
     def sorted(self) -> DeviceSamples:
@@ -144,6 +157,10 @@ class DeviceSamples:
 
     def equals(self, other: DeviceSamples) -> bool:
         a, b = self.sorted(), other.sorted()
-        return (len(a) == len(b) and bool(np.array_equal(a.day, b.day))
-                and a.device.tolist() == b.device.tolist()
-                and a.metric.tolist() == b.metric.tolist() and bool(np.array_equal(a.value, b.value)))
+        return (
+            len(a) == len(b)
+            and bool(np.array_equal(a.day, b.day))
+            and a.device.tolist() == b.device.tolist()
+            and a.metric.tolist() == b.metric.tolist()
+            and bool(np.array_equal(a.value, b.value))
+        )

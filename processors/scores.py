@@ -59,9 +59,11 @@ class ScoreConfig:
     min_devices: int = 5
     curves: Mapping[str, Curve] = field(default_factory=_default_curves)
     boot_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"core_boot_ms": 0.7, "gp_boot_ms": 0.3})
+        default_factory=lambda: {"core_boot_ms": 0.7, "gp_boot_ms": 0.3}
+    )
     signin_weights: Mapping[str, float] = field(
-        default_factory=lambda: {"core_logon_ms": 0.4, "gp_logon_ms": 0.2, "total_logon_ms": 0.4})
+        default_factory=lambda: {"core_logon_ms": 0.4, "gp_logon_ms": 0.2, "total_logon_ms": 0.4}
+    )
     startup_boot_weight: float = 0.5
     startup_signin_weight: float = 0.5
     app_mttf_goal_hours: float = 1_000.0
@@ -77,8 +79,9 @@ def metric_score(metric: str, value: float, cfg: ScoreConfig = DEFAULT_SCORES) -
     return cfg.curves[metric].score(value)
 
 
-def device_score(values: Mapping[str, float], weights: Mapping[str, float],
-                 cfg: ScoreConfig = DEFAULT_SCORES) -> float | None:
+def device_score(
+    values: Mapping[str, float], weights: Mapping[str, float], cfg: ScoreConfig = DEFAULT_SCORES
+) -> float | None:
     """Weighted mean of the metric scores the device has; ``None`` if it has none of them."""
     num = den = 0.0
     for metric, w in weights.items():
@@ -104,8 +107,10 @@ def signin_score(devices: DeviceValues, cfg: ScoreConfig = DEFAULT_SCORES) -> fl
 
 def startup_score(devices: DeviceValues, cfg: ScoreConfig = DEFAULT_SCORES) -> float | None:
     """Weighted mean of boot and sign-in scores (each needs ``min_devices``); ``None`` if neither."""
-    parts = [(cfg.startup_boot_weight, boot_score(devices, cfg)),
-             (cfg.startup_signin_weight, signin_score(devices, cfg))]
+    parts = [
+        (cfg.startup_boot_weight, boot_score(devices, cfg)),
+        (cfg.startup_signin_weight, signin_score(devices, cfg)),
+    ]
     present = [(w, s) for w, s in parts if s is not None and w > 0]
     if not present:
         return None
@@ -117,8 +122,9 @@ def mttf_hours(usage_ms: float, crashes: int) -> float | None:
     return usage_ms / 3_600_000.0 / crashes if crashes > 0 else None
 
 
-def app_score(usage_ms: float, crashes: int, active_devices: int, enrolled: int = 0,
-              cfg: ScoreConfig = DEFAULT_SCORES) -> float | None:
+def app_score(
+    usage_ms: float, crashes: int, active_devices: int, enrolled: int = 0, cfg: ScoreConfig = DEFAULT_SCORES
+) -> float | None:
     """Per-app reliability score, or ``None`` when too few active devices use the app."""
     if active_devices < max(cfg.min_devices, math.ceil(cfg.app_min_device_share * enrolled)):
         return None
@@ -136,8 +142,9 @@ class AppFigures:
     active_devices: int
 
 
-def fleet_app_score(apps: Mapping[str, AppFigures], enrolled: int = 0,
-                    cfg: ScoreConfig = DEFAULT_SCORES) -> float | None:
+def fleet_app_score(
+    apps: Mapping[str, AppFigures], enrolled: int = 0, cfg: ScoreConfig = DEFAULT_SCORES
+) -> float | None:
     """Usage-weighted mean of the scored apps; ``None`` if no app qualifies."""
     num = den = 0.0
     for a in apps.values():
@@ -149,8 +156,9 @@ def fleet_app_score(apps: Mapping[str, AppFigures], enrolled: int = 0,
     return num / den if den else None
 
 
-def device_values(samples: DeviceSamples, metrics: list[str], start_day: int,
-                  end_day: int) -> dict[str, dict[str, float]]:
+def device_values(
+    samples: DeviceSamples, metrics: list[str], start_day: int, end_day: int
+) -> dict[str, dict[str, float]]:
     """``device -> metric -> median`` over the day range, the input of the startup scores."""
     out: dict[str, dict[str, float]] = {}
     for metric in metrics:

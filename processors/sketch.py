@@ -38,8 +38,19 @@ _HEADER = struct.Struct("<4sBdIQQdddqI")
 class DDSketch:
     """Relative-error quantile sketch; see the module docstring for the exact math."""
 
-    __slots__ = ("_counts", "_lg", "_offset", "alpha", "count", "gamma", "max", "max_buckets", "min", "sum",
-                 "zero_count")
+    __slots__ = (
+        "_counts",
+        "_lg",
+        "_offset",
+        "alpha",
+        "count",
+        "gamma",
+        "max",
+        "max_buckets",
+        "min",
+        "sum",
+        "zero_count",
+    )
 
     def __init__(self, alpha: float = DEFAULT_ALPHA, max_buckets: int = DEFAULT_MAX_BUCKETS) -> None:
         if not 0.0 < alpha < 1.0:
@@ -103,9 +114,9 @@ class DDSketch:
             new_hi = max(self._offset + self._counts.size - 1, hi)
             if new_lo != self._offset or new_hi != self._offset + self._counts.size - 1:
                 grown = np.zeros(new_hi - new_lo + 1, dtype=np.int64)
-                grown[self._offset - new_lo: self._offset - new_lo + self._counts.size] = self._counts
+                grown[self._offset - new_lo : self._offset - new_lo + self._counts.size] = self._counts
                 self._offset, self._counts = new_lo, grown
-            self._counts[lo - self._offset: lo - self._offset + counts.size] += counts
+            self._counts[lo - self._offset : lo - self._offset + counts.size] += counts
         self._collapse()
 
     def _collapse(self) -> None:
@@ -173,9 +184,17 @@ class DDSketch:
         return out
 
     @classmethod
-    def from_buckets(cls, buckets: dict[int, int], *, zero_count: int = 0, total: float = 0.0,
-                     min_value: float = math.inf, max_value: float = -math.inf,
-                     alpha: float = DEFAULT_ALPHA, max_buckets: int = DEFAULT_MAX_BUCKETS) -> DDSketch:
+    def from_buckets(
+        cls,
+        buckets: dict[int, int],
+        *,
+        zero_count: int = 0,
+        total: float = 0.0,
+        min_value: float = math.inf,
+        max_value: float = -math.inf,
+        alpha: float = DEFAULT_ALPHA,
+        max_buckets: int = DEFAULT_MAX_BUCKETS,
+    ) -> DDSketch:
         """Rebuild a sketch from its bucket map (e.g. a ClickHouse ``sumMap`` result)."""
         out = cls(alpha, max_buckets)
         items = {k: c for k, c in buckets.items() if k != ZERO_KEY and c}
@@ -196,8 +215,19 @@ class DDSketch:
         """Compact binary form: fixed header + dense counts as uint32 (or uint64 if needed)."""
         wide = bool(self._counts.size) and int(self._counts.max()) >= 2**32
         body = self._counts.astype("<u8" if wide else "<u4").tobytes()
-        header = _HEADER.pack(_MAGIC, 2 if wide else 1, self.alpha, self.max_buckets, self.zero_count,
-                              self.count, self.sum, self.min, self.max, self._offset, self._counts.size)
+        header = _HEADER.pack(
+            _MAGIC,
+            2 if wide else 1,
+            self.alpha,
+            self.max_buckets,
+            self.zero_count,
+            self.count,
+            self.sum,
+            self.min,
+            self.max,
+            self._offset,
+            self._counts.size,
+        )
         return header + body
 
     @classmethod
@@ -215,9 +245,14 @@ class DDSketch:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DDSketch):
             return NotImplemented
-        return (self.alpha == other.alpha and self.count == other.count
-                and self.zero_count == other.zero_count and self.buckets() == other.buckets()
-                and self.min == other.min and self.max == other.max)
+        return (
+            self.alpha == other.alpha
+            and self.count == other.count
+            and self.zero_count == other.zero_count
+            and self.buckets() == other.buckets()
+            and self.min == other.min
+            and self.max == other.max
+        )
 
     __hash__ = None  # type: ignore[assignment]  # mutable value object
 
@@ -225,8 +260,9 @@ class DDSketch:
         return f"DDSketch(alpha={self.alpha}, count={self.count}, buckets={len(self.buckets())})"
 
 
-def sketch_of(values: npt.ArrayLike, alpha: float = DEFAULT_ALPHA,
-              max_buckets: int = DEFAULT_MAX_BUCKETS) -> DDSketch:
+def sketch_of(
+    values: npt.ArrayLike, alpha: float = DEFAULT_ALPHA, max_buckets: int = DEFAULT_MAX_BUCKETS
+) -> DDSketch:
     """A new sketch holding ``values``."""
     s = DDSketch(alpha, max_buckets)
     s.add_many(values)

@@ -52,13 +52,21 @@ class Cols:
         self.data: list[dict[str, Any]] = []
 
 
-def aggregate_timings(out: Partials, cfg: TimingConfig, census: Mapping[str, DeviceCensus],
-                      metrics: tuple[md.MetricDef, ...], dev_ids: list[str], boots: Cols,
-                      logons: Cols) -> None:
+def aggregate_timings(
+    out: Partials,
+    cfg: TimingConfig,
+    census: Mapping[str, DeviceCensus],
+    metrics: tuple[md.MetricDef, ...],
+    dev_ids: list[str],
+    boots: Cols,
+    logons: Cols,
+) -> None:
     """Group the timing columns of a batch into ``out.metrics`` and ``out.samples``."""
     parts_h, parts_d, parts_v, parts_m = [], [], [], []
-    arrays = {id(c): (np.asarray(c.hour, dtype=np.int64), np.asarray(c.dev, dtype=np.int64))
-              for c in (boots, logons)}
+    arrays = {
+        id(c): (np.asarray(c.hour, dtype=np.int64), np.asarray(c.dev, dtype=np.int64))
+        for c in (boots, logons)
+    }
     for i, m in enumerate(metrics):
         cols = boots if m.event == md.BOOT_EVENT else logons
         # dict.get over the column: None (absent optional field) becomes NaN
@@ -120,10 +128,21 @@ def days_from_hours(out: Partials) -> None:
             cur.devices |= st.devices
 
 
-def _group_into(out: Partials, cfg: TimingConfig, kind: str, stype: str, key: npt.NDArray[np.int64],
-                wu: npt.NDArray[np.int64], scope_names: list[str], names: list[str], n_sc: int, n_met: int,
-                dev: npt.NDArray[np.int64], dev_arr: npt.NDArray[np.object_],
-                val: npt.NDArray[np.float64]) -> None:
+def _group_into(
+    out: Partials,
+    cfg: TimingConfig,
+    kind: str,
+    stype: str,
+    key: npt.NDArray[np.int64],
+    wu: npt.NDArray[np.int64],
+    scope_names: list[str],
+    names: list[str],
+    n_sc: int,
+    n_met: int,
+    dev: npt.NDArray[np.int64],
+    dev_arr: npt.NDArray[np.object_],
+    val: npt.NDArray[np.float64],
+) -> None:
     n_dev = dev_arr.size
     comp = key * n_dev + dev  # sort by (group, device): groups contiguous, devices countable
     order = np.argsort(comp)
@@ -135,8 +154,14 @@ def _group_into(out: Partials, cfg: TimingConfig, kind: str, stype: str, key: np
     dev_of_first = dev_arr[c_sorted[first_dev] % n_dev]
     d_starts: npt.NDArray[np.int64] = np.searchsorted(first_dev, starts).astype(np.int64)
     d_ends: npt.NDArray[np.int64] = np.r_[d_starts[1:], first_dev.size]
-    for s, e, k, ds, de in zip(starts.tolist(), ends.tolist(), k_sorted[starts].tolist(), d_starts.tolist(),
-                               d_ends.tolist(), strict=True):
+    for s, e, k, ds, de in zip(
+        starts.tolist(),
+        ends.tolist(),
+        k_sorted[starts].tolist(),
+        d_starts.tolist(),
+        d_ends.tolist(),
+        strict=True,
+    ):
         w, rest = divmod(k, n_sc * n_met)
         sc, m = divmod(rest, n_met)
         mk: Key = (kind, int(wu[w]), stype, scope_names[sc], names[m])
