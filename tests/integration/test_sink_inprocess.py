@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,10 @@ class FlakyBackend:
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         return self.inner.query(sql, params)
 
-    def query_json(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
-        return self.inner.query_json(sql, params)
+    def query_json(
+        self, sql: str, params: Any = None, *, settings: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        return self.inner.query_json(sql, params, settings=settings)
 
     def insert(
         self, table: str, columns: Sequence[str], rows: Any, *, dedup_token: str | None = None
