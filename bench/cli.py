@@ -151,8 +151,8 @@ def run_bench(settings: Settings, plan: Plan, peers: tuple[str, ...], keep: bool
         "rss_bytes_per_device_record_only": record_bytes,
         "percentile_max_rel_error": max_err,
         "percentile_cells_compared": cells,
-        "processor_measured": "fleetpulse worker"
-        if e2e.processor_in_path
+        "processor_measured": "fleetpulse worker (fleetpulse process), every aggregate"
+        if worker
         else "batched pure path (processors.aggregate + merge_into) inside a faust agent",
         "processor_in_e2e_path": e2e.processor_in_path,
         "stages": {
