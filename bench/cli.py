@@ -50,11 +50,12 @@ class Plan:
     peer_rounds: int
     peer_timeout_s: float
     memory_devices: tuple[int, int]
+    worker_events: int = 100_000  # the worker peer is timed over at most this many events
 
 
-QUICK = Plan(4000, 4, 2000, 1.6, 6, 6, 40_000, 8, 60_000, 150_000, 1, 120, (50_000, 100_000))
+QUICK = Plan(4000, 4, 2000, 1.6, 5, 6, 30_000, 8, 60_000, 100_000, 1, 120, (50_000, 100_000), 20_000)
 FULL = Plan(12_000, 5, 2000, 1.25, 20, 12, 150_000, 30, 200_000, 400_000, 3, 600, (200_000, 400_000))
-TINY = Plan(1500, 2, 500, 2.0, 2, 1, 2_000, 2, 2_000, 3_000, 1, 120, (2_000, 4_000))
+TINY = Plan(1500, 2, 500, 2.0, 2, 1, 2_000, 2, 2_000, 3_000, 1, 120, (2_000, 4_000), 3_000)
 
 
 def _say(message: str) -> None:

@@ -100,7 +100,8 @@ def run_peer(module: str, bootstrap: str, topic: str, events: int, expected: int
 
 
 def run_peers(bootstrap: str, lines: list[bytes], rounds: int, timeout_s: float,
-              only: tuple[str, ...] = tuple(PEERS)) -> dict[str, PeerRuns]:  # fmt: skip
+              only: tuple[str, ...] = tuple(PEERS),
+              worker_events: int = WORKER_EVENTS) -> dict[str, PeerRuns]:  # fmt: skip
     topic, expected = fill_topic(bootstrap, lines)
     workdir = Path(tempfile.mkdtemp(prefix="fleetpulse-bench-peers-"))
     runs = {name: PeerRuns() for name in only}
@@ -108,7 +109,7 @@ def run_peers(bootstrap: str, lines: list[bytes], rounds: int, timeout_s: float,
         for name in only:
             try:
                 if name == WORKER:  # the worker does every aggregate: timed over at most WORKER_EVENTS
-                    rate = run_worker(bootstrap, topic, min(len(lines), WORKER_EVENTS), timeout_s, workdir)
+                    rate = run_worker(bootstrap, topic, min(len(lines), worker_events), timeout_s, workdir)
                 else:
                     rate = run_peer(PEERS[name], bootstrap, topic, len(lines), expected, timeout_s, workdir)
                 runs[name].rates.append(rate)
