@@ -118,8 +118,9 @@ class Settings(BaseSettings):
 
     # -- processors (processors/): faust workers, windows, regression detection
     processor_app_id: str = "fleetpulse-processors"
-    processor_batch_max: int = Field(default=5_000, ge=1)  # events per take_events batch
-    processor_batch_s: float = Field(default=1.0, gt=0)  # or this long, whichever first
+    processor_batch_max: int = Field(default=20_000, ge=1)  # events per take_events batch
+    processor_batch_s: float = Field(default=2.0, gt=0)  # or this long, whichever first
+    processor_producer_linger_ms: int = Field(default=50, ge=0)  # fill produce requests
     processor_max_lateness_h: float = Field(default=96.0, gt=0)  # late events accepted this long
     processor_window_grace_h: float = Field(default=1.0, ge=0)  # hour windows kept lateness + grace
     processor_day_retention_days: int = Field(default=30, ge=2)  # daily cells / device days kept

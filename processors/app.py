@@ -46,6 +46,12 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> faust.App:
         stream_buffer_maxsize=max(4096, settings.processor_batch_max * 2),
         broker_commit_every=settings.processor_batch_max,
         table_cleanup_interval=3600.0,
+        # one batch emits thousands of small records: let the producer fill requests instead of
+        # writing one tiny produce request per record to the socket (the worker's main cost)
+        producer_linger_ms=settings.processor_producer_linger_ms,
+        producer_max_batch_size=1_048_576,
+        producer_max_request_size=8 * 1_048_576,
+        producer_compression_type="lz4",
         loghandlers=[json_handler()],
     )
     metrics = build_metrics(registry)

@@ -33,6 +33,14 @@ from processors.step import Record, StepConfig, StepResult, step
 log = logging.getLogger("fleetpulse.processors.stage1")
 
 
+def pack_by_key(messages: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Group output documents by their message key, keeping their order."""
+    packed: dict[str, list[dict[str, Any]]] = {}
+    for key, doc in messages:
+        packed.setdefault(key, []).append(doc)
+    return packed
+
+
 def table_items(data: Any) -> Iterable[tuple[str, bytes]]:
     for k, v in list(data.items()):
         yield (k.decode() if isinstance(k, bytes) else str(k)), v
@@ -140,8 +148,10 @@ class Stage1:
         self._put(p, meta_table_key(g), orjson.dumps({"wm": g.watermark}))
         n = 0
         out_p = p % self.n_aggregates
-        for key, doc in aggregate_messages(g, res.changed):
-            await self.aggregates.send(key=key.encode(), value=orjson.dumps(doc), partition=out_p)
+        # one message per scope (key) with every changed cell of it: the per-message cost of the
+        # producer, not the aggregation, bounds a worker (docs/processors.md)
+        for key, docs in pack_by_key(aggregate_messages(g, res.changed)).items():
+            await self.aggregates.send(key=key.encode(), value=orjson.dumps(docs), partition=out_p)
             n += 1
         for key, doc in device_daily_messages(g, res.device_days):
             await self.daily.send(key=key.encode(), value=orjson.dumps(doc), partition=p)

@@ -25,20 +25,20 @@ from sinks.faults import OutageWindow
 from sinks.insert import InsertStep, PreparedEpoch
 from sinks.metrics import SinkMetrics
 from sinks.rows import BadMessage, Row, rows_for_event
-from sinks.rows_results import rows_for_aggregate, rows_for_regression
+from sinks.rows_results import rows_for_aggregates, rows_for_regression
 from sinks.source import KafkaSource
 
 log = logging.getLogger("fleetpulse.sink")
 
-Decoder = Callable[[bytes, int, int], tuple[str, Row]]
+Decoder = Callable[[bytes, int, int], list[tuple[str, Row]]]
 
 
 def decoders(settings: Settings) -> dict[str, Decoder]:
-    """decode step: topic -> pure function ``(value, partition, offset) -> (table, row)``."""
+    """decode step: topic -> pure function ``(value, partition, offset) -> [(table, row), ...]``."""
     return {
-        settings.topic_events: rows_for_event,
-        settings.topic_aggregates: lambda value, _p, _o: rows_for_aggregate(value),
-        settings.topic_regressions: lambda value, _p, _o: rows_for_regression(value),
+        settings.topic_events: lambda value, p, o: [rows_for_event(value, p, o)],
+        settings.topic_aggregates: lambda value, _p, _o: rows_for_aggregates(value),
+        settings.topic_regressions: lambda value, _p, _o: [rows_for_regression(value)],
     }
 
 
@@ -136,7 +136,7 @@ class SinkPipeline:
             return
         value: bytes = msg.value() or b""
         try:
-            table, row = self.decode[topic](value, partition, offset)
+            rows = self.decode[topic](value, partition, offset)
         except BadMessage as exc:
             self.metrics.bad_messages.labels(topic, exc.reason).inc()
             log.warning("dead-lettering %s/%d@%d: %s", topic, partition, offset, exc)
@@ -144,7 +144,8 @@ class SinkPipeline:
             epoch.skip(tp, offset, len(value))
             return
         self.dead_letters.valid(tp)
-        epoch.add(tp, offset, table, row, len(value))
+        for i, (table, row) in enumerate(rows):
+            epoch.add(tp, offset, table, row, len(value) if i == 0 else 0)
 
     def flush(self, epoch: Epoch, stop: threading.Event, deadline: float | None = None) -> bool:
         """plan -> insert (retry, paused) -> commit. False if abandoned (rebalance or deadline)."""

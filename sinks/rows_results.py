@@ -95,9 +95,26 @@ _KINDS: Final = {
 }
 
 
+def rows_for_aggregates(value: bytes) -> list[tuple[str, Row]]:
+    """One ``telemetry.aggregates.v1`` value -> its rows. A value is one document or a JSON array
+    of documents (the processors pack every changed cell of one scope into one message)."""
+    try:
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise BadMessage("parse_error", str(exc)) from exc
+    docs = doc if isinstance(doc, list) else [doc]
+    if not docs or not all(isinstance(d, dict) for d in docs):
+        raise BadMessage("parse_error", "not a JSON object or a non-empty array of objects")
+    return [aggregate_row(d) for d in docs]
+
+
 def rows_for_aggregate(value: bytes) -> tuple[str, Row]:
-    """One ``telemetry.aggregates.v1`` value -> its table and row; :class:`BadMessage` else."""
-    doc = _load(value)
+    """One ``telemetry.aggregates.v1`` document -> its table and row; :class:`BadMessage` else."""
+    return aggregate_row(_load(value))
+
+
+def aggregate_row(doc: dict[str, Any]) -> tuple[str, Row]:
+    """One aggregate document (kind metric, app or counter) -> its table and row."""
     entry = _KINDS.get(doc.get("kind"))  # type: ignore[arg-type]  # a non-str kind is just absent
     if entry is None:
         raise BadMessage("unknown_kind", repr(doc.get("kind"))[:80])

@@ -27,21 +27,26 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 def final_cells(bootstrap: str, topic: str) -> dict[tuple[Any, ...], dict[str, Any]]:
     """Last version per (cell, source partition); ``version`` itself depends on batch boundaries."""
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for _, d in read_topic(bootstrap, topic):
-        name = d.get("metric") or d.get("app") or d.get("counter")
-        key = (
-            d["kind"],
-            d["tenant"],
-            d["window_kind"],
-            d["window_start"],
-            d["scope_type"],
-            d["scope"],
-            name,
-            d["source_partition"],
-        )
-        if key not in out or out[key]["version"] <= d["version"]:
-            out[key] = d
+    for _, value in read_topic(bootstrap, topic):
+        for d in value if isinstance(value, list) else [value]:  # one scope's cells per message
+            _keep_latest(out, d)
     return {k: {f: v for f, v in d.items() if f != "version"} for k, d in out.items()}
+
+
+def _keep_latest(out: dict[tuple[Any, ...], dict[str, Any]], d: dict[str, Any]) -> None:
+    name = d.get("metric") or d.get("app") or d.get("counter")
+    key = (
+        d["kind"],
+        d["tenant"],
+        d["window_kind"],
+        d["window_start"],
+        d["scope_type"],
+        d["scope"],
+        name,
+        d["source_partition"],
+    )
+    if key not in out or out[key]["version"] <= d["version"]:
+        out[key] = d
 
 
 def processed(log: Path) -> int:

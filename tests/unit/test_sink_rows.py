@@ -10,7 +10,7 @@ import pytest
 
 from schemas.examples import load_examples
 from sinks.rows import RAW_COLUMNS, TABLE_BY_NAME, BadMessage, rows_for_event
-from sinks.rows_results import RESULT_COLUMNS, rows_for_aggregate, rows_for_regression
+from sinks.rows_results import RESULT_COLUMNS, rows_for_aggregate, rows_for_aggregates, rows_for_regression
 
 INGEST = {"time": "2026-03-11T14:00:00.1234567Z", "clientIp": "10.0.0.1", "tenant": "contoso"}
 
@@ -119,3 +119,15 @@ def test_regression_version_is_closed_else_detected() -> None:
     )
     values = dict(zip(RESULT_COLUMNS["regressions"], row, strict=True))
     assert values["updated_at"] == values["closed_at"]
+
+
+def test_a_packed_aggregates_message_yields_every_row_in_order() -> None:
+    counter = {**METRIC, "kind": "counter", "counter": "restarts", "value": 3, "devices": 2}
+    rows = rows_for_aggregates(orjson.dumps([METRIC, counter]))
+    assert [table for table, _ in rows] == ["aggregates", "counters"]
+    assert rows[0] == rows_for_aggregate(orjson.dumps(METRIC))
+    assert rows_for_aggregates(orjson.dumps(METRIC)) == [rows_for_aggregate(orjson.dumps(METRIC))]
+    with pytest.raises(BadMessage):
+        rows_for_aggregates(b"[]")
+    with pytest.raises(BadMessage):
+        rows_for_aggregates(b"[1, 2]")
