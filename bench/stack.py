@@ -63,6 +63,7 @@ class BenchStack:
         self._stack: LocalStack | None = None
         self._collector: subprocess.Popen[bytes] | None = None
         self.endpoints: dict[str, str] = {}
+        self._cwd = ""
 
     @property
     def collector_url(self) -> str:
@@ -82,6 +83,10 @@ class BenchStack:
         return out
 
     def __enter__(self) -> BenchStack:
+        # the children's working directory (faust keeps local files there): the run's own directory
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self._cwd = os.getcwd()
+        os.chdir(self.settings.data_dir)
         for key, value in self.overrides.items():
             self._saved[key] = os.environ.get(f"FLEETPULSE_{key}")
             os.environ[f"FLEETPULSE_{key}"] = value
@@ -142,6 +147,9 @@ class BenchStack:
             else:
                 os.environ[f"FLEETPULSE_{key}"] = value
         self._saved.clear()
+        if self._cwd:
+            os.chdir(self._cwd)
+            self._cwd = ""
 
 
 def query(sink_url: str, sql: str) -> list[list[Any]]:
