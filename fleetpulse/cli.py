@@ -157,6 +157,7 @@ def schemas_export(directory: Path) -> None:
 
 def _register_subcommands() -> None:
     # imported here, not at the top: each package stays importable without the CLI
+    from bench.cli import bench
     from fleetpulse.reports.cli import regressions, report
     from ingest.replay import replay_dlq
     from ingest.simulator.cli import simulate
@@ -168,6 +169,7 @@ def _register_subcommands() -> None:
     cli.add_command(replay_dlq)
     cli.add_command(process)
     cli.add_command(baseline)
+    cli.add_command(bench)
 
 
 _register_subcommands()

@@ -52,7 +52,9 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> faust.App:
         producer_max_batch_size=1_048_576,
         producer_max_request_size=8 * 1_048_576,
         producer_compression_type="lz4",
-        loghandlers=[json_handler()],
+        loghandlers=[json_handler(settings.log_level)],
+        # faust keeps its data folder (table caches) with the rest of the local stack, not in cwd
+        datadir=str(settings.data_dir.resolve() / "processors" / "{conf.name}-data"),
     )
     metrics = build_metrics(registry)
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}

@@ -10,6 +10,7 @@ Register in ``fleetpulse/cli.py``::
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -26,7 +27,8 @@ def run_worker(settings: Settings) -> None:
     from processors.app import create_app
 
     app = create_app(settings, CollectorRegistry())  # logs: JSON lines (processors.logs)
-    worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    # logs go out once, as JSON lines (processors.logs); faust's own console handler would repeat them
+    worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False, logfile=os.devnull)
     worker.execute_from_commandline()  # handles SIGINT/SIGTERM, stops within faust's timeouts
 
 

@@ -26,7 +26,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
-def json_handler() -> logging.Handler:
+def json_handler(level: str = "INFO") -> logging.Handler:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.setLevel(level)
+    # the Kafka client logs every fetch and send at DEBUG: a fifth of a worker's time went there
+    for noisy in ("aiokafka", "kafka"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     return handler
