@@ -31,6 +31,7 @@ log = logging.getLogger("fleetpulse.processors")
 
 
 def create_app(settings: Settings, registry: CollectorRegistry) -> faust.App:
+    (settings.data_dir / "processors").mkdir(parents=True, exist_ok=True)  # faust makes one level only
     app = faust.App(
         settings.processor_app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -73,22 +74,37 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> faust.App:
     app.on_partitions_revoked.connect(stage1.on_revoked)  # type: ignore[arg-type]
     app.on_partitions_revoked.connect(stage2.on_revoked)  # type: ignore[arg-type]
 
+    busy: dict[str, bool] = {}  # agent -> inside its handler (not waiting for input)
+
     async def aggregate_agent(stream: faust.StreamT[bytes]) -> None:
         async for batch in stream.take_events(  # type: ignore[attr-defined]  # Stream has it, StreamT not
             settings.processor_batch_max, within=settings.processor_batch_s
         ):
+            busy["aggregate"] = True
             await stage1.handle(batch)
+            busy["aggregate"] = False
             _progress(metrics, "aggregate")
 
     async def regressions_agent(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
+            busy["regressions"] = True
             await stage2.handle(event.message.partition, event.value)
+            busy["regressions"] = False
             _progress(metrics, "regressions")
 
     async def baselines_agent(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             stage2.baseline(event.message.partition, event.key, event.value)
             _progress(metrics, "baselines")
+
+    async def idle_heartbeat() -> None:
+        # an agent waiting for input is alive: only one stuck inside its handler stops progressing
+        # (FleetpulseProcessorAgentStalled); a dead fetcher shows as growing consumer lag instead
+        for name in ("aggregate", "regressions", "baselines"):
+            if not busy.get(name, False):
+                metrics.agent_last_progress.labels(name).set(time.time())
+
+    app.timer(interval=10.0)(idle_heartbeat)
 
     for name, fn, topic in (
         ("aggregate", aggregate_agent, events),
@@ -98,7 +114,7 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> faust.App:
         agent = app.agent(topic, name=name)(fn)
         # faust passes its own on_error to every agent and has no setter: replace it
         agent._on_error = _on_agent_error(metrics, name)  # type: ignore[attr-defined]
-        metrics.agent_up.labels(name).set(0)
+        metrics.agent_up.labels(name).set(1)  # started; 0 once it crashes
 
     _pages(app, registry, metrics, settings)
     return app
