@@ -81,7 +81,7 @@ def build_metrics(registry: CollectorRegistry) -> ProcessorMetrics:
         ),
         agent_last_progress=Gauge(
             p + "agent_last_progress_timestamp_seconds",
-            "Unix time an agent last finished a loop",
+            "Unix time an agent last finished a loop or was seen waiting for input",
             ["agent"],
             registry=registry,
         ),
