@@ -26,7 +26,7 @@ from sinks.insert import InsertStep, PreparedEpoch
 from sinks.metrics import SinkMetrics
 from sinks.rows import BadMessage, Row, rows_for_event
 from sinks.rows_results import rows_for_aggregates, rows_for_regression
-from sinks.source import KafkaSource
+from sinks.source import KafkaSource, MembershipLostError
 
 log = logging.getLogger("fleetpulse.sink")
 
@@ -147,12 +147,22 @@ class SinkPipeline:
         for i, (table, row) in enumerate(rows):
             epoch.add(tp, offset, table, row, len(value) if i == 0 else 0)
 
+    def _abandon(self, exc: MembershipLostError, kind: str) -> bool:
+        log.warning("%s commit refused, the group moved on (%s); epoch dropped, rejoining", kind, exc)
+        self.generation += 1
+        self.epoch = Epoch()
+        self._pending()
+        return False
+
     def flush(self, epoch: Epoch, stop: threading.Event, deadline: float | None = None) -> bool:
         """plan -> insert (retry, paused) -> commit. False if abandoned (rebalance or deadline)."""
         generation = self.generation
         replay = bool(epoch.planned)
         started = time.monotonic()
-        self.source.commit_plan(epoch.first, epoch.plan())
+        try:
+            self.source.commit_plan(epoch.first, epoch.plan())
+        except MembershipLostError as exc:  # nothing inserted yet: the messages are read again
+            return self._abandon(exc, "plan")
         self.metrics.step_latency.labels("plan").observe(time.monotonic() - started)
         prepared = PreparedEpoch.build(epoch)
         backoff = self.settings.sink_retry_initial_s
@@ -186,7 +196,10 @@ class SinkPipeline:
             log.error("fault injection: exiting after the insert, before the commit")
             os._exit(137)
         started = time.monotonic()
-        self.source.commit_done(epoch.last)
+        try:
+            self.source.commit_done(epoch.last)
+        except MembershipLostError as exc:  # inserted under a committed plan: replayed under the same tokens
+            return self._abandon(exc, "done")
         self.metrics.step_latency.labels("commit").observe(time.monotonic() - started)
         outcome = "new"
         if replay:

@@ -25,6 +25,22 @@ from sinks.metrics import SinkMetrics
 log = logging.getLogger("fleetpulse.sink.source")
 
 COMMIT_RETRY_S = 120.0  # < max.poll.interval.ms (300 s): the member stays in the group meanwhile
+
+
+class MembershipLostError(RuntimeError):
+    """The group moved on without us (session timed out, e.g. across a broker restart): the
+    partitions are revoked; the caller drops its epoch and the consumer rejoins on its next poll."""
+
+
+_MEMBERSHIP_LOST = frozenset(
+    {
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError.FENCED_INSTANCE_ID,
+    }
+)
+
 _RETRY_CODES = frozenset(
     {
         KafkaError._WAIT_COORD,
@@ -166,6 +182,8 @@ class KafkaSource:
                 retriable = isinstance(error, KafkaError) and (
                     error.retriable() or error.code() in _RETRY_CODES
                 )
+                if isinstance(error, KafkaError) and error.code() in _MEMBERSHIP_LOST:
+                    raise MembershipLostError(str(error)) from exc
                 if not retriable or time.monotonic() - started + delay > COMMIT_RETRY_S:
                     raise
                 log.warning("%s commit failed (%s); retrying in %.1f s", kind, error, delay)
