@@ -244,3 +244,34 @@ def to_columns(columns: Sequence[str], rows: Rows | Columnar) -> list[Sequence[A
     if len(data) != len(columns):
         raise ValueError(f"insert names {len(columns)} columns but the batch has {len(data)}")
     return data
+
+
+class SelectBackend:
+    """What both backends share: rows and dict rows from one ``_select``, and insert checks.
+
+    Subclasses provide ``_select(sql, params, settings) -> (column names, rows)``.
+    """
+
+    def _select(
+        self, sql: str, params: Params | None, settings: Mapping[str, str] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+        _, rows = self._select(sql, params)
+        return rows
+
+    def query_json(
+        self, sql: str, params: Params | None = None, *, settings: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        names, rows = self._select(sql, params, settings)
+        return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in rows]
+
+
+def insert_data(table: str, columns: Sequence[str], rows: Rows | Columnar) -> list[Sequence[Any]] | None:
+    """Checked identifiers and the data as columns; ``None`` when there is nothing to insert."""
+    check_identifier(table)
+    for column in columns:
+        check_identifier(column)
+    data = to_columns(columns, rows)
+    return data if data and len(data[0]) else None

@@ -23,11 +23,11 @@ from sinks.clickhouse.base import (
     Columnar,
     Params,
     Rows,
+    SelectBackend,
     check_dedup_token,
     check_identifier,
     encode_param,
-    jsonable,
-    to_columns,
+    insert_data,
 )
 from sinks.clickhouse.chtypes import converter
 from sinks.clickhouse.lock import DirectoryLock
@@ -45,7 +45,7 @@ _open_session: Callable[[str], Any] = chdb_session.Session
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
 
-class ChdbBackend:
+class ChdbBackend(SelectBackend):
     """The embedded backend; see the module docstring. ``url`` is ``chdb://<absolute dir>``."""
 
     def __init__(self, directory: str | Path) -> None:
@@ -74,16 +74,6 @@ class ChdbBackend:
     def execute(self, sql: str, params: Params | None = None) -> None:
         self._run(sql, params, "CSV")
 
-    def query(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
-        _, rows = self._select(sql, params)
-        return rows
-
-    def query_json(
-        self, sql: str, params: Params | None = None, *, settings: Mapping[str, str] | None = None
-    ) -> list[dict[str, Any]]:
-        names, rows = self._select(sql, params, settings)
-        return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in rows]
-
     def insert(
         self,
         table: str,
@@ -92,11 +82,8 @@ class ChdbBackend:
         *,
         dedup_token: str | None = None,
     ) -> None:
-        check_identifier(table)
-        for column in columns:
-            check_identifier(column)
-        data = to_columns(columns, rows)
-        if not data or not len(data[0]):
+        data = insert_data(table, columns, rows)
+        if data is None:
             return
         payload = orjson.dumps([c if isinstance(c, list) else list(c) for c in data], option=_ORJSON_OPTIONS)
         settings = ["date_time_input_format = 'best_effort'", "input_format_json_named_tuples_as_objects = 0"]

@@ -31,12 +31,11 @@ from sinks.clickhouse.base import (
     Columnar,
     Params,
     Rows,
+    SelectBackend,
     _escape,
     check_dedup_token,
-    check_identifier,
     encode_param,
-    jsonable,
-    to_columns,
+    insert_data,
 )
 
 
@@ -76,7 +75,7 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-class ServerBackend:
+class ServerBackend(SelectBackend):
     """The server backend; see the module docstring."""
 
     def __init__(self, url: str) -> None:
@@ -89,16 +88,6 @@ class ServerBackend:
     def execute(self, sql: str, params: Params | None = None) -> None:
         self._call(sql, params)
 
-    def query(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
-        _, rows = self._select(sql, params)
-        return rows
-
-    def query_json(
-        self, sql: str, params: Params | None = None, *, settings: Mapping[str, str] | None = None
-    ) -> list[dict[str, Any]]:
-        names, rows = self._select(sql, params, settings)
-        return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in rows]
-
     def insert(
         self,
         table: str,
@@ -107,11 +96,8 @@ class ServerBackend:
         *,
         dedup_token: str | None = None,
     ) -> None:
-        check_identifier(table)
-        for column in columns:
-            check_identifier(column)
-        data = to_columns(columns, rows)
-        if not data or not len(data[0]):
+        data = insert_data(table, columns, rows)
+        if data is None:
             return
         settings: dict[str, Any] = {}
         if dedup_token is not None:
