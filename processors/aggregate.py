@@ -102,10 +102,9 @@ def aggregate(
             h = _hour_start(t, hcache)
         data = ev["data"]
         if name == md.BOOT_EVENT or name == md.LOGON_EVENT:
-            if name == md.LOGON_EVENT and (
-                data.get("isFirstLogonForUser") or data.get("isAfterFeatureUpdate")
-            ):
-                _count(out, cfg, h, dev, census, md.COUNTER_LOGONS_EXCLUDED)
+            excluded = md.excluded_counter(name, data)
+            if excluded is not None:
+                _count(out, cfg, h, dev, census, excluded)
                 continue
             code = dev_code.get(dev)
             if code is None:

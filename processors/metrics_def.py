@@ -7,6 +7,11 @@ reports, so never rename one. Decisions (grounded in Endpoint analytics, see doc
   the boot: ``core_boot_ms`` and ``gp_boot_ms`` do not contain ``updateMs``, so they feed the
   boot score for all boots, including ``isRebootAfterUpdate`` ones. ``update_ms`` and
   ``total_boot_ms`` (which contains the update phase) are reported but never scored.
+* Boot metrics exclude **Fast Startup** boots (``bootKind = fastStartup``): they resume a
+  hibernated kernel session, so their "core boot" skips most of a boot and runs at about half
+  a full one. Mixed in, the share of full restarts (which jumps on patch days, when update
+  restarts are full boots) would move boot percentiles with nothing getting slower. They are
+  counted in ``boots_fast_startup``.
 * Sign-in metrics exclude sign-ins with ``isFirstLogonForUser`` or ``isAfterFeatureUpdate``
   (EA's sign-in score exclusions); such sign-ins are only counted in ``logons_excluded``.
 * All timings are lower-is-better.
@@ -85,11 +90,13 @@ COUNTER_RESTARTS = "restarts"
 COUNTER_RESTARTS_ABNORMAL = "restarts_abnormal"
 COUNTER_STOP_ERRORS = "stop_errors"
 COUNTER_LOGONS_EXCLUDED = "logons_excluded"
+COUNTER_BOOTS_FAST_STARTUP = "boots_fast_startup"
 COUNTER_METRICS: tuple[str, ...] = (
     COUNTER_RESTARTS,
     COUNTER_RESTARTS_ABNORMAL,
     COUNTER_STOP_ERRORS,
     COUNTER_LOGONS_EXCLUDED,
+    COUNTER_BOOTS_FAST_STARTUP,
     *RESTART_COUNTER.values(),
 )
 
@@ -100,6 +107,20 @@ APP_CRASH_RATE = "app_crashes_per_usage_hour"
 def logon_excluded(data: Mapping[str, Any]) -> bool:
     """True when a sign-in is excluded from the sign-in metrics (first sign-in / after feature update)."""
     return bool(data.get("isFirstLogonForUser")) or bool(data.get("isAfterFeatureUpdate"))
+
+
+def boot_excluded(data: Mapping[str, Any]) -> bool:
+    """True when a boot is excluded from the boot metrics (a Fast Startup resume, not a full boot)."""
+    return data.get("bootKind") == "fastStartup"
+
+
+def excluded_counter(name: str, data: Mapping[str, Any]) -> str | None:
+    """The counter an excluded boot or sign-in is counted in instead of its metrics (else ``None``)."""
+    if name == BOOT_EVENT and boot_excluded(data):
+        return COUNTER_BOOTS_FAST_STARTUP
+    if name == LOGON_EVENT and logon_excluded(data):
+        return COUNTER_LOGONS_EXCLUDED
+    return None
 
 
 def is_lower_better(metric: str) -> bool:

@@ -225,9 +225,8 @@ def _counter_names(name: str, data: Mapping[str, Any]) -> list[str]:
         return [*out, md.COUNTER_RESTARTS_ABNORMAL] if cat in md.ABNORMAL_CATEGORIES else out
     if name == md.STOP_ERROR_EVENT:
         return [md.COUNTER_STOP_ERRORS]
-    if name == md.LOGON_EVENT and md.logon_excluded(data):
-        return [md.COUNTER_LOGONS_EXCLUDED]
-    return []
+    excluded = md.excluded_counter(name, data)
+    return [] if excluded is None else [excluded]
 
 
 def _merge(g: GroupState, batch: Any, extra: dict[Key, set[str]], res: StepResult) -> None:

@@ -20,7 +20,8 @@ from sinks.reader import Reader
 Row = dict[str, Any]
 
 TREND_SQL = f"""
-SELECT toString(toDate(event_time)) AS day, count() AS boots, {q_lower("core_boot_ms", 0.5)} AS core_boot_p50
+SELECT toString(toDate(event_time)) AS day, countIf({startup.BOOT_KEPT}) AS boots,
+    {q_lower(f"if({startup.BOOT_KEPT}, core_boot_ms, NULL)", 0.5)} AS core_boot_p50
 FROM {{db}}.boot_events
 WHERE {where()}
 GROUP BY day ORDER BY day"""

@@ -1,7 +1,8 @@
 """Startup performance: boot / sign-in / startup scores and phase percentiles (raw tables, exact).
 
-Sources: ``boot_events`` (every boot) and ``logon_events`` without first sign-ins for a user and
-sign-ins right after a feature update (EA's exclusions, processors/metrics_def.py).
+Sources: ``boot_events`` without Fast Startup boots and ``logon_events`` without first sign-ins
+for a user and sign-ins right after a feature update (the exclusions of processors/metrics_def.py;
+excluded rows are counted, not measured).
 
 * ``p50`` / ``p90`` of a phase: exact, the element of rank ``floor(q (n - 1))`` of the sorted
   values in range (:func:`params.q_lower`); ``NULL`` values (phase not reported) are skipped.
@@ -37,10 +38,12 @@ SCORED_LOGON = ("core_logon_ms", "gp_logon_ms", "desktop_shown_ms", "total_logon
 
 #: A sign-in kept for the sign-in metrics (EA's exclusions).
 LOGON_KEPT = "NOT is_first_logon_for_user AND NOT is_after_feature_update"
+#: A boot kept for the boot metrics: a full boot, not a Fast Startup resume.
+BOOT_KEPT = "coalesce(boot_kind, 'full') != 'fastStartup'"
 
 
-def _kept(col: str) -> str:
-    return f"if({LOGON_KEPT}, {col}, NULL)"
+def _kept(col: str, kept: str = LOGON_KEPT) -> str:
+    return f"if({kept}, {col}, NULL)"
 
 
 def _quantile_cols(metrics: Sequence[str], expr: Mapping[str, str]) -> str:
@@ -51,8 +54,9 @@ def _quantile_cols(metrics: Sequence[str], expr: Mapping[str, str]) -> str:
 def boot_percentiles_sql(group: str) -> str:
     """Boot phase percentiles per ``group`` (an SQL expression: ``''`` for the fleet, a model key…)."""
     return f"""
-SELECT {group} AS grp, count() AS boots, uniqExact(device_id) AS devices,
-    {_quantile_cols(BOOT_METRICS, {m: m for m in BOOT_METRICS})}
+SELECT {group} AS grp, countIf({BOOT_KEPT}) AS boots, countIf(NOT ({BOOT_KEPT})) AS boots_fast_startup,
+    uniqExactIf(device_id, {BOOT_KEPT}) AS devices,
+    {_quantile_cols(BOOT_METRICS, {m: _kept(m, BOOT_KEPT) for m in BOOT_METRICS})}
 FROM {{db}}.boot_events
 WHERE {where()}
 GROUP BY grp ORDER BY grp"""
@@ -80,7 +84,9 @@ WHERE {where()}
 GROUP BY device_id ORDER BY device_id"""
 
 
-DEVICE_BOOT_SQL = _device_sql("boot_events", "count() AS boots", {m: m for m in BOOT_METRICS})
+DEVICE_BOOT_SQL = _device_sql(
+    "boot_events", f"countIf({BOOT_KEPT}) AS boots", {m: _kept(m, BOOT_KEPT) for m in BOOT_METRICS}
+)
 DEVICE_LOGON_SQL = _device_sql(
     "logon_events", f"countIf({LOGON_KEPT}) AS signins", {m: _kept(m) for m in LOGON_METRICS}
 )
@@ -194,6 +200,7 @@ def shape_startup(
         "devices": len(devices),
         "scores": score_block(device_values(devices), cfg),
         "boots": boot["boots"] if boot else 0,
+        "boots_fast_startup": boot["boots_fast_startup"] if boot else 0,
         "signins": logon["signins"] if logon else 0,
         "signins_excluded": logon["signins_excluded"] if logon else 0,
         "metrics": metric_rows(boot, logon),

@@ -62,8 +62,9 @@ def startup_text(doc: Row) -> str:
         f"({s['signin_devices']} devices)"
     )
     counts = (
-        f"{doc['devices']} devices, {doc['boots']} boots, {doc['signins']} sign-ins "
-        f"({doc['signins_excluded']} first / after-feature-update sign-ins excluded)"
+        f"{doc['devices']} devices, {doc['boots']} full boots ({doc['boots_fast_startup']} Fast Startup "
+        f"excluded), {doc['signins']} sign-ins ({doc['signins_excluded']} first / after-feature-update "
+        "sign-ins excluded)"
     )
     table = _table(
         doc["metrics"],

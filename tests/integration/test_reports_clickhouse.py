@@ -173,6 +173,12 @@ class Data:
         rows += [[*common(0, t), t, 99_000, 1, 99_999] for t in self.outside]
         rows.append([*common(0, T0 + dt.timedelta(days=1), tenant="other"), T0, 99_000, 1, 99_999])
         ch.insert("fleetpulse.boot_events", boot_cols, rows)
+        # Fast Startup resumes: counted, never measured
+        fast = [
+            [*common(i, T0 + dt.timedelta(days=3, hours=i)), T0, 900, 0, 4000, "fastStartup"]
+            for i in range(8)
+        ]
+        ch.insert("fleetpulse.boot_events", [*boot_cols, "boot_kind"], fast)
         logon_cols = [
             *COMMON,
             "logon_start_time",
@@ -284,6 +290,7 @@ def test_startup_exact(clickhouse: Backend, data: Data) -> None:
     kept = [r for r in data.logons if not r["first"]]
     assert doc["devices"] == 8
     assert doc["boots"] == len(data.boots)
+    assert doc["boots_fast_startup"] == 8
     assert doc["signins"] == len(kept)
     assert doc["signins_excluded"] == len(data.logons) - len(kept)
     for m in doc["metrics"]:
@@ -441,7 +448,7 @@ def regression_rows(clickhouse: Backend) -> None:
         30.0,
         40,
         38,
-        "mann_whitney_u",
+        "van_elteren",
         0.0004,
         T0 + dt.timedelta(days=3),
         T0 + dt.timedelta(days=4),
@@ -464,7 +471,7 @@ def regression_rows(clickhouse: Backend) -> None:
         22.2,
         9,
         9,
-        "mann_whitney_u",
+        "van_elteren",
         0.003,
         T0 + dt.timedelta(days=1),
         T0 + dt.timedelta(days=2),

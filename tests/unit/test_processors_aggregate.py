@@ -177,6 +177,20 @@ def test_sign_in_exclusions_counted_not_aggregated() -> None:
     assert part.counters[("day", int(T0.timestamp()), "fleet", "all", "logons_excluded")] == 2
 
 
+def test_fast_startup_boots_counted_not_aggregated() -> None:
+    t = T0 + timedelta(hours=8)
+    fast = boot(DEVS[1], t, 4000)
+    fast["data"]["bootKind"] = "fastStartup"
+    full = boot(DEVS[0], t, 20_000)
+    full["data"]["bootKind"] = "full"
+    part, _ = aggregate([full, fast, boot(DEVS[2], t, 30_000)], CENSUS)
+    day = int(T0.timestamp())
+    core = part.metrics[("day", day, "fleet", "all", "core_boot_ms")]
+    assert core.count == 2  # the full boot and the one without bootKind
+    assert part.metrics[("day", day, "fleet", "all", "total_boot_ms")].count == 2
+    assert part.counters[("day", day, "fleet", "all", "boots_fast_startup")] == 1
+
+
 def test_zero_gp_boot_goes_to_zero_bucket_and_missing_optional_is_skipped() -> None:
     t = T0 + timedelta(hours=1)
     part, _ = aggregate([boot(DEVS[0], t, 9000, gp=0), boot(DEVS[1], t, 9000, gp=None)], CENSUS)
