@@ -124,6 +124,9 @@ class SimulationConfig(BaseModel):
     domain_joined_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     control_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
     offline_probability: Annotated[float, Field(ge=0.0, le=1.0)] = 0.03
+    # Share of the log-variance of boot and sign-in phases that is the device's own level (a slow
+    # device is slow every time); the rest varies boot to boot. The fleet-wide median/p90 keep.
+    device_timing_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.75
     clock_skew_sigma_sec: Annotated[float, Field(ge=0.0, le=600.0)] = 20.0
     usage_windows_per_app_day: Annotated[float, Field(gt=0.0, le=96.0)] = 2.5
     heartbeat_every_hours: Annotated[int, Field(ge=1, le=24)] = 1

@@ -126,12 +126,15 @@ def boot(
     fast: bool,
     mult_core: float,
     mult_gp: float,
+    level: tuple[float, float] = (0.0, 1.0),
 ) -> tuple[Data, int, int]:
-    """A boot record; returns (data, time to the sign-in screen in ms, total boot ms)."""
+    """A boot record; returns (data, time to the sign-in screen in ms, total boot ms).
+
+    ``level``: the device's own share of the core / GP boot time (see :meth:`Rand.lognorm`)."""
     prof = BOOT_PROFILE[m.disk]
-    core = r.lognorm(prof["core"][0] * m.boot_mult, prof["core"][1] * m.boot_mult, 3000, 300_000)
+    core = r.lognorm(prof["core"][0] * m.boot_mult, prof["core"][1] * m.boot_mult, 3000, 300_000, level)
     core = min(int(core * (0.6 if fast else 1.0) * mult_core), 1_800_000)
-    gp = int(r.lognorm(*prof["gp"], 200, 120_000) * mult_gp) if domain else 0
+    gp = int(r.lognorm(*prof["gp"], 200, 120_000, level) * mult_gp) if domain else 0
     upd = r.lognorm(*prof["update"], 5000, 900_000) if update else 0
     wait = min(int(r.expovariate(1 / 20_000)), 1_500_000)
     profile_ms = r.lognorm(1500, 6000, 200, 60_000)
@@ -182,15 +185,21 @@ def boot(
 
 
 def logon(
-    r: Rand, m: Model, boot_id: int, start_ms: int, domain: bool, first_user: bool, mult_core: float
+    r: Rand,
+    m: Model,
+    boot_id: int,
+    start_ms: int,
+    domain: bool,
+    first_user: bool,
+    mult_core: float,
+    level: tuple[float, float] = (0.0, 1.0),
 ) -> tuple[Data, int]:
-    """A sign-in record; returns (data, total sign-in ms)."""
+    """A sign-in record; returns (data, total sign-in ms); ``level`` as for :func:`boot`."""
     prof = BOOT_PROFILE[m.disk]
-    core = int(
-        r.lognorm(*prof["coreLogon"], 500, 300_000) * (r.uniform(3, 10) if first_user else 1) * mult_core
-    )
-    gp = r.lognorm(*prof["gpLogon"], 1000, 600_000) // 1000 * 1000 if domain else 0
-    responsive = r.lognorm(*prof["responsive"], 500, 600_000)
+    first = r.uniform(3, 10) if first_user else 1
+    core = int(r.lognorm(*prof["coreLogon"], 500, 300_000, level) * first * mult_core)
+    gp = r.lognorm(*prof["gpLogon"], 1000, 600_000, level) // 1000 * 1000 if domain else 0
+    responsive = r.lognorm(*prof["responsive"], 500, 600_000, level)
     desktop = core + gp
     top = _PROC_TRIPLES[int(r.random() * len(_PROC_TRIPLES))]
     d: Data = {

@@ -72,6 +72,7 @@ class Fleet:
     mult_gp: F64 = field(repr=False)
     mult_logon: F64 = field(repr=False)
     mult_stop: F64 = field(repr=False)
+    level: F64 = field(repr=False)  # the device's timing level: a standard-normal draw
 
 
 def build_fleet(config: SimulationConfig) -> Fleet:
@@ -133,4 +134,6 @@ def build_fleet(config: SimulationConfig) -> Fleet:
         mult_gp=np.ones(n),
         mult_logon=np.ones(n),
         mult_stop=np.ones(n),
+        # its own stream, so adding it left every earlier draw (and fleet) as it was
+        level=np.random.default_rng(np.random.SeedSequence([config.seed, 0xF1EE7, 1])).normal(size=n),
     )

@@ -37,10 +37,16 @@ def to_ms(dt: datetime) -> int:
 class Rand(random.Random):
     """``random.Random`` with the draws the simulator needs."""
 
-    def lognorm(self, median: float, p90: float, lo: float, hi: float) -> int:
-        """Log-normal with the given median and 90th percentile, clipped to ``[lo, hi]``."""
+    def lognorm(
+        self, median: float, p90: float, lo: float, hi: float, level: tuple[float, float] = (0.0, 1.0)
+    ) -> int:
+        """Log-normal with the given median and 90th percentile, clipped to ``[lo, hi]``.
+
+        ``level = (a, b)`` with ``a² + b² = 1`` splits the log-normal's variance: ``a`` times a fixed
+        standard-normal draw of the caller's (a device's own level) plus ``b`` times a fresh one, so
+        the distribution over many devices keeps the median and p90."""
         sigma = math.log(p90 / median) / Z90
-        value = median * math.exp(sigma * self.gauss(0.0, 1.0))
+        value = median * math.exp(sigma * (level[0] + level[1] * self.gauss(0.0, 1.0)))
         return int(min(max(value, lo), hi))
 
     def ri(self, a: int, b: int) -> int:

@@ -6,6 +6,7 @@ into; :mod:`ingest.simulator.envelope` orders them and stamps the envelope.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ingest.simulator import events as ev
@@ -74,8 +75,10 @@ def device_day(w: World, d: int, i: int, dr: DayDraws, r: Rand) -> tuple[list[Ti
         fast = cat == "shutdownWithoutUpdate" and dr.u_fast < 0.6
         prev, boot_id, epoch_n = boot_id, boot_id + 1, epoch_n + 1
         segs.append((t0, boot_id, str(base + epoch_n), os_ver))
+        share = w.config.device_timing_share
+        level = (math.sqrt(share) * float(f.level[i]), math.sqrt(1.0 - share))
         bdata, to_signin, total = ev.boot(
-            r, m, boot_id, t0, domain, update, fast, float(f.mult_boot[i]), float(f.mult_gp[i])
+            r, m, boot_id, t0, domain, update, fast, float(f.mult_boot[i]), float(f.mult_gp[i]), level
         )
         agent = t0 + bdata["coreBootMs"] + r.ri(500, 3000)
         last_end, last_boot = int(f.last_end_ms[i]), int(f.last_boot_ms[i])
@@ -84,7 +87,7 @@ def device_day(w: World, d: int, i: int, dr: DayDraws, r: Rand) -> tuple[list[Ti
             add(agent + r.ri(1000, 20000), ev.STOP, ev.stop_error(r, m, prev, last_end))
         add(t0 + total + r.ri(200, 2000), ev.BOOT, bdata)
         ldata, ltotal = ev.logon(
-            r, m, boot_id, t0 + to_signin, domain, r.random() < 0.01, float(f.mult_logon[i])
+            r, m, boot_id, t0 + to_signin, domain, r.random() < 0.01, float(f.mult_logon[i]), level
         )
         add(t0 + to_signin + ltotal + r.ri(100, 1000), ev.LOGON, ldata)
         t_user = t0 + to_signin + ldata["desktopShownMs"]
