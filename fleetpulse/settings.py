@@ -134,9 +134,10 @@ class Settings(BaseSettings):
     regression_trailing_days: int = Field(default=14, ge=2)
     regression_threshold: float = Field(default=0.10, gt=0)
     regression_alpha: float = Field(default=0.01, gt=0, lt=1)
+    regression_fdr: float = Field(default=0.05, gt=0, lt=1)  # Benjamini-Hochberg level per evaluation
     regression_min_devices: int = Field(default=5, ge=2)
     regression_min_crashes: int = Field(default=5, ge=1)  # app versions: crashes in the current period
-    regression_recover_after: int = Field(default=2, ge=1)  # non-regressed evaluations before closing
+    regression_recover_after: int = Field(default=2, ge=1)  # evaluations back within the threshold
 
     # -- security (docs/security.md): TLS, per-key rate limits, sink DLQ limit, analyst reads
     collector_tls_cert_file: Path | None = None  # PEM certificate chain; with the key file: serve https

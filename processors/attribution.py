@@ -129,8 +129,10 @@ class _Open:
 class RegressionTracker:
     """Pure state machine: one open regression per key; ``open`` once, ``close`` on recovery.
 
-    A regression closes after ``recover_after`` consecutive non-regressed observations; while
-    open, further regressed observations emit nothing (and reset the recovery streak).
+    A regression closes after ``recover_after`` consecutive observations back within the
+    threshold (``below_threshold``); while open, further regressed observations emit nothing and
+    reset the recovery streak. A shift still beyond the threshold but no longer significant, or
+    missing data, is no evidence of recovery either way.
     """
 
     recover_after: int = 1
@@ -145,8 +147,8 @@ class RegressionTracker:
             rid = f"{key[0]}:{key[1]}:{key[2]}:{key[3]}:{int(at)}"
             self.open[key] = _Open(rid, at)
             return RegressionEvent("open", rid, key, at, detection)
-        if cur is None or detection.reason in ("insufficient_data", "no_baseline"):
-            return None  # no evidence of recovery without data
+        if cur is None or detection.reason != "below_threshold":
+            return None
         cur.good_streak += 1
         if cur.good_streak < self.recover_after:
             return None

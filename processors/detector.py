@@ -5,10 +5,14 @@ Input: the device-daily summaries of stage 1 (:mod:`processors.emit`), latest wi
 watermark seen; each time it advances, :func:`evaluate` runs once for it (debounced by event
 time, so a restart replays identically):
 
+Days are evaluated in order, each once (:func:`evaluate_through`); all the tests of one
+evaluation form one family for the false-discovery control of :func:`~processors.regression.fdr_adjust`.
+
 * timings, per scope (``fleet``/``model``/``os_build``) and metric: current = the last
   ``current_days`` complete days, baseline = the trailing window (14 days ending the day before
   current) and every named baseline; values per device = median of its values in the period;
-  :func:`processors.regression.detect` (p50 magnitude + Mann-Whitney U on device medians);
+  :func:`processors.regression.detect` (p50 magnitude + the van Elteren test: each device's
+  current values ranked against its own baseline values);
 * app crash rate per app version: the version's crashes per usage hour in the current period vs
   the rate of the app's other versions in the baseline period, :func:`~processors.regression.detect_rate`;
 * on ``open``: ``started_at`` = change point of the daily p50 (rises only) — for an app version
@@ -20,7 +24,7 @@ time, so a restart replays identically):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +35,16 @@ from processors.baseline import MetricSnapshot, Snapshot
 from processors.emit import rfc3339
 from processors.metrics_def import APP_CRASH_RATE, is_lower_better
 from processors.partials import DAY
-from processors.regression import Detection, RegressionConfig, change_point, detect, detect_rate
+from processors.regression import (
+    Detection,
+    RegressionConfig,
+    Stratum,
+    change_point,
+    detect,
+    detect_rate,
+    fdr_adjust,
+    stratum,
+)
 from processors.sketch import sketch_of
 
 
@@ -48,7 +61,7 @@ class DetectorConfig:
     current_days: int = 5
     trailing_days: int = 14
     retention_days: int = 30
-    recover_after: int = 2  # consecutive non-regressed evaluations before a regression closes
+    recover_after: int = 2  # consecutive evaluations back within the threshold before it closes
     min_baseline_days: int = 7  # evaluate only once this many days of history precede "current"
     min_crashes: int = 5
     crash_cap_per_day: int = 10
@@ -117,6 +130,18 @@ def _p50(values: list[float]) -> float | None:
     return sketch_of(values).quantile(0.5) if values else None
 
 
+def evaluate_through(
+    st: TenantState, end_day: int, cfg: DetectorConfig, baselines: Mapping[str, Snapshot] | None = None
+) -> list[dict[str, Any]]:
+    """Evaluate every complete day not evaluated yet, in order, up to ``end_day``: the days
+    judged do not depend on how far the watermark jumped at once (a replay, a lagging worker)."""
+    first = end_day if st.evaluated_day < 0 else st.evaluated_day + DAY
+    out: list[dict[str, Any]] = []
+    for day in range(first, end_day + DAY, DAY):
+        out += evaluate(st, day, cfg, baselines)
+    return out
+
+
 def evaluate(
     st: TenantState, end_day: int, cfg: DetectorConfig, baselines: Mapping[str, Snapshot] | None = None
 ) -> list[dict[str, Any]]:
@@ -133,50 +158,75 @@ def evaluate(
     st.tracker.recover_after = cfg.recover_after
     if st.first_day < 0 or base_hi - st.first_day < (cfg.min_baseline_days - 1) * DAY:
         return out  # not enough history for a baseline yet
+    tests: list[_Test] = []
     for metric in cfg.metrics:
-        cur_med = _medians(st, metric, cur_lo, end_day)
         for bname, (lo, hi, snap) in periods.items():
-            base_med = _medians(st, metric, lo, hi)
+            strata = _strata(st, metric, (lo, hi), (cur_lo, end_day), st.devices)
             for stype in cfg.scopes:
                 groups: dict[str, list[str]] = {}
                 for dev in st.devices:
                     groups.setdefault(_scope(st.devices[dev], stype), []).append(dev)
                 for scope, devs in groups.items():
                     key = (stype, scope, metric, bname)
-                    klo, khi, kmed = _frozen(st, key, lo, hi, base_med, metric)
-                    cur_vals = [v for d in devs for v in _values(st.devices[d], metric, cur_lo, end_day)]
+                    period = _frozen(st, key, (lo, hi))
+                    kstrata = (
+                        strata if period == (lo, hi) else _strata(st, metric, period, (cur_lo, end_day), devs)
+                    )
+                    cur_vals = {d: _values(st.devices[d], metric, cur_lo, end_day) for d in devs}
                     if snap is not None:
                         ms = snap.metrics.get((stype, scope, metric))
                         if ms is None:
                             continue
                         base = ms
                     else:
-                        bv = [v for d in devs for v in _values(st.devices[d], metric, klo, khi)]
-                        base = MetricSnapshot(_p50(bv), len(bv), sum(1 for d in devs if d in kmed))
-                    cur = MetricSnapshot(_p50(cur_vals), len(cur_vals), sum(1 for d in devs if d in cur_med))
+                        bv = {d: _values(st.devices[d], metric, *period) for d in devs}
+                        flat = [v for vals in bv.values() for v in vals]
+                        base = MetricSnapshot(_p50(flat), len(flat), sum(1 for v in bv.values() if v))
+                    flat = [v for vals in cur_vals.values() for v in vals]
+                    cur = MetricSnapshot(_p50(flat), len(flat), sum(1 for v in cur_vals.values() if v))
                     det = detect(
                         base,
                         cur,
-                        [kmed[d] for d in devs if d in kmed],
-                        [cur_med[d] for d in devs if d in cur_med],
+                        [kstrata[d] for d in devs if d in kstrata],
                         cfg.regression,
                         is_lower_better(metric),
                     )
-                    out += _track(st, key, det, at, cfg, (klo, khi), end_day, devs)
-    out += _apps(st, cfg, cur_lo, end_day, base_lo, base_hi, at)
+                    tests.append(_Test(key, det, period, devs))
+    tests += _apps(st, cfg, cur_lo, end_day, base_lo, base_hi)
+    adjusted = fdr_adjust([t.det for t in tests], cfg.regression)
+    for t, det in zip(tests, adjusted, strict=True):
+        out += _track(st, t.key, det, at, cfg, t.period, end_day, t.devs, t.app_version)
     return out
 
 
-def _frozen(
-    st: TenantState, key: tuple[str, str, str, str], lo: int, hi: int, med: dict[str, float], metric: str
-) -> tuple[int, int, dict[str, float]]:
+@dataclass(frozen=True)
+class _Test:
+    key: tuple[str, str, str, str]
+    det: Detection
+    period: tuple[int, int]
+    devs: list[str]
+    app_version: tuple[str, str] | None = None
+
+
+def _strata(
+    st: TenantState, metric: str, base: tuple[int, int], cur: tuple[int, int], devs: Iterable[str]
+) -> dict[str, Stratum]:
+    """Each device's current values ranked against its own baseline values (devices with both)."""
+    out = {}
+    for dev in devs:
+        h = st.devices[dev]
+        s = stratum(_values(h, metric, *cur), _values(h, metric, *base))
+        if s is not None:
+            out[dev] = s
+    return out
+
+
+def _frozen(st: TenantState, key: tuple[str, str, str, str], period: tuple[int, int]) -> tuple[int, int]:
     """While a regression is open its baseline stays the one it was detected against, so it
     closes on recovery, not because the trailing window absorbed the regressed days."""
     op = st.tracker.open.get(key)
-    period = st.periods.get(op.regression_id) if op is not None else None
-    if period is None or period == (lo, hi):
-        return lo, hi, med
-    return period[0], period[1], _medians(st, metric, period[0], period[1])
+    frozen = st.periods.get(op.regression_id) if op is not None else None
+    return period if frozen is None else frozen
 
 
 def _app_totals(st: TenantState, lo: int, hi: int, cap: int) -> dict[tuple[str, str], list[Any]]:
@@ -195,14 +245,14 @@ def _app_totals(st: TenantState, lo: int, hi: int, cap: int) -> dict[tuple[str, 
 
 
 def _apps(
-    st: TenantState, cfg: DetectorConfig, cur_lo: int, end_day: int, base_lo: int, base_hi: int, at: float
-) -> list[dict[str, Any]]:
+    st: TenantState, cfg: DetectorConfig, cur_lo: int, end_day: int, base_lo: int, base_hi: int
+) -> list[_Test]:
     cur = _app_totals(st, cur_lo, end_day, cfg.crash_cap_per_day)
     base = _app_totals(st, base_lo, base_hi, cfg.crash_cap_per_day)
     per_app: dict[str, list[Any]] = {}
     for (app, ver), (x, u, devs) in base.items():
         per_app.setdefault(app, []).append((ver, x, u, devs))
-    out: list[dict[str, Any]] = []
+    out: list[_Test] = []
     for (app, ver), (x, u, devs) in sorted(cur.items()):
         others = [b for b in per_app.get(app, ()) if b[0] != ver]  # the app's other versions
         if not others or x < cfg.min_crashes:
@@ -211,9 +261,7 @@ def _apps(
         bdevs = set().union(*(b[3] for b in others))
         det = detect_rate(bx, bu / 3.6e6, x, u / 3.6e6, len(bdevs), len(devs), cfg.regression)
         key = ("app_version", f"{app}|{ver}", APP_CRASH_RATE, "trailing")
-        out += _track(
-            st, key, det, at, cfg, (base_lo, base_hi), end_day, sorted(devs), app_version=(app, ver)
-        )
+        out.append(_Test(key, det, (base_lo, base_hi), sorted(devs), (app, ver)))
     return out
 
 
@@ -252,6 +300,7 @@ def _track(
         "devices_current": det.n_current,
         "test": det.test,
         "p_value": det.p_value,
+        "p_value_raw": det.p_raw,
         "started_at": rfc3339(started),
         "detected_at": rfc3339(at),
         "closed_at": None,

@@ -89,8 +89,12 @@ def aggregate_messages(g: GroupState, changed: Iterable[CellKey]) -> list[tuple[
 def device_daily_messages(
     g: GroupState, device_days: Iterable[tuple[str, int]]
 ) -> list[tuple[str, dict[str, Any]]]:
+    """One message per changed device-day, in day order, each carrying the watermark capped at the
+    start of its own day: stage 2 treats a day as complete once every partition's watermark is past
+    it, so a message must not announce that before the rest of its batch (same or later days) is
+    through (late days sort first and, capped low, announce nothing)."""
     out: list[tuple[str, dict[str, Any]]] = []
-    for dev, day in sorted(device_days):
+    for day, dev in sorted((day, dev) for dev, day in device_days):
         rec = g.devices.get(dev)
         if rec is None:
             continue
@@ -103,7 +107,7 @@ def device_daily_messages(
                     "tenant": g.tenant,
                     "device": dev,
                     "source_partition": g.partition,
-                    "watermark": g.watermark,
+                    "watermark": min(g.watermark, float(day)),
                     "day": day,
                     "model": c.model,
                     "os_build": c.os_build,

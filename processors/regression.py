@@ -7,12 +7,23 @@ A metric regresses when **both** hold (docs/analytics.md, "Regressions"):
    lower-is-better metrics and ``change < -threshold`` otherwise;
 2. the shift is significant at ``alpha`` (0.01) with at least ``min_devices`` (5) per side:
 
-   * timings: one-sided **Mann-Whitney U** on per-device medians (one value per device, so a
-     noisy device cannot dominate), normal approximation with tie correction and continuity
-     correction: ``z = (U - n1 n2 / 2 - 0.5) / sqrt(n1 n2 / 12 * ((n + 1) - Σ(t³ - t) / (n (n - 1))))``;
+   * timings: one-sided **van Elteren test** — the Wilcoxon rank-sum (Mann-Whitney) test
+     stratified by device: each device's current values are ranked against *its own* baseline
+     values, so the spread between devices (HDD vs SSD, a model's variants), which devices
+     happened to report in which period, and how many values each period holds cannot fake or
+     mask a shift. Per device ``i`` with ``m`` current and ``k`` baseline values (``N = m + k``):
+     ``U_i`` = pairs (current > baseline) + ½ ties, ``E_i = m k / 2``,
+     ``V_i = m k / 12 * ((N + 1) - Σ(t³ - t) / (N (N - 1)))``; with weights ``w_i = 1 / (N + 1)``
+     (locally most powerful for a shift): ``z = Σ w_i (U_i - E_i) / sqrt(Σ w_i² V_i)``, one-sided
+     normal tail (worse = larger for lower-is-better metrics);
    * counts per exposure (crashes per usage hour): the exact **conditional binomial test** of two
      Poisson rates: given ``n = x_cur + x_base``, ``x_cur ~ Binomial(n, t_cur / (t_cur + t_base))``
      under H0; ``p = P(X >= x_cur)``; normal approximation when ``n > exact_max_n``.
+
+Many tests run at each evaluation (every metric x scope x baseline, every app version), so
+a regression must also survive the **Benjamini-Hochberg** procedure over that family at level
+``fdr`` (5 %, :func:`fdr_adjust`): of the regressions an evaluation opens, at most 5 % are
+expected to be false, however many scopes and metrics the fleet has.
 
 ``change_point`` locates when a shift started: the single split ``k`` of the daily series that
 maximises ``|mean(y[k:]) - mean(y[:k])| * sqrt(k (n - k) / n)`` (the standardised two-sample
@@ -23,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +46,7 @@ from processors.baseline import MetricSnapshot
 class RegressionConfig:
     threshold: float = 0.10
     alpha: float = 0.01
+    fdr: float = 0.05  # Benjamini-Hochberg level over one evaluation's family of tests
     min_devices: int = 5
     exact_max_n: int = 100_000
     change_point_min_segment: int = 2
@@ -61,31 +73,44 @@ class Detection:
     test: str
     p_value: float | None
     reason: str  # regressed | below_threshold | not_significant | insufficient_data | no_baseline
+    p_raw: float | None = None  # the test's own p-value when ``p_value`` is the family-adjusted one
 
 
 def _normal_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
-def mann_whitney_u(current: npt.ArrayLike, baseline: npt.ArrayLike, greater: bool = True) -> TestResult:
-    """One-sided MWU: H1 ``current`` stochastically greater (``greater``) or smaller than ``baseline``."""
+@dataclass(frozen=True)
+class Stratum:
+    """One device's contribution to the van Elteren statistic (see the module docstring)."""
+
+    wu: float  # w (U - E)
+    wv: float  # w² V
+
+
+def stratum(current: npt.ArrayLike, baseline: npt.ArrayLike) -> Stratum | None:
+    """A device's current values ranked against its baseline values (``None`` if a side is empty)."""
     x = np.asarray(current, dtype=np.float64)
     y = np.asarray(baseline, dtype=np.float64)
-    n1, n2 = x.size, y.size
-    if n1 == 0 or n2 == 0:
-        return TestResult("mann_whitney_u", math.nan, 1.0)
-    both = np.concatenate([x, y])
-    _, inv, counts = np.unique(both, return_inverse=True, return_counts=True)
-    avg_rank = np.cumsum(counts) - (counts - 1) / 2.0
-    r1 = float(avg_rank[inv[:n1]].sum())
-    u1 = r1 - n1 * (n1 + 1) / 2.0
-    n = n1 + n2
+    m, k = x.size, y.size
+    if m == 0 or k == 0:
+        return None
+    u = float((x[:, None] > y[None, :]).sum() + 0.5 * (x[:, None] == y[None, :]).sum())
+    n = m + k
+    _, counts = np.unique(np.concatenate([x, y]), return_counts=True)
     tie = float((counts.astype(np.float64) ** 3 - counts).sum())
-    var = n1 * n2 / 12.0 * ((n + 1) - tie / (n * (n - 1))) if n > 1 else 0.0
+    var = m * k / 12.0 * ((n + 1) - tie / (n * (n - 1))) if n > 1 else 0.0
+    w = 1.0 / (n + 1)
+    return Stratum(w * (u - m * k / 2.0), w * w * var)
+
+
+def van_elteren(strata: Sequence[Stratum], greater: bool = True) -> TestResult:
+    """One-sided stratified rank-sum test: H1 current values larger (``greater``) or smaller."""
+    var = sum(s.wv for s in strata)
     if var <= 0:
-        return TestResult("mann_whitney_u", u1, 1.0)
-    diff = (u1 - n1 * n2 / 2.0) if greater else (n1 * n2 / 2.0 - u1)
-    return TestResult("mann_whitney_u", u1, _normal_sf((diff - 0.5) / math.sqrt(var)))
+        return TestResult("van_elteren", math.nan, 1.0)
+    z = sum(s.wu for s in strata) / math.sqrt(var)
+    return TestResult("van_elteren", z, _normal_sf(z if greater else -z))
 
 
 def poisson_rate_test(
@@ -122,6 +147,40 @@ def poisson_rate_test(
     return TestResult("poisson_conditional_binomial", float(x), min(1.0, sf))
 
 
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Step-up adjusted p-values: ``q_(i) = min_{j >= i} p_(j) m / j`` (sorted ascending), capped at 1."""
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.size
+    if m == 0:
+        return []
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(q, 1.0)
+    return [float(v) for v in out]
+
+
+def fdr_adjust(dets: Sequence[Detection], cfg: RegressionConfig = DEFAULT_REGRESSION) -> list[Detection]:
+    """Re-judge a family of detections: significant means raw ``p < alpha`` *and* adjusted
+    ``q < fdr``; the family is every test that ran (enough devices and a baseline), whatever its
+    magnitude. The detections come back with ``p_value`` = q and ``p_raw`` = the test's p."""
+    tested = [i for i, d in enumerate(dets) if d.reason in _TESTED and d.p_value is not None]
+    q = benjamini_hochberg([float(dets[i].p_value or 1.0) for i in tested])
+    out = list(dets)
+    for i, qi in zip(tested, q, strict=True):
+        d = dets[i]
+        significant = float(d.p_value or 1.0) < cfg.alpha and qi < cfg.fdr
+        reason = (
+            d.reason if d.reason == "below_threshold" else "regressed" if significant else "not_significant"
+        )
+        out[i] = replace(d, regressed=reason == "regressed", p_value=qi, p_raw=d.p_value, reason=reason)
+    return out
+
+
+_TESTED = frozenset({"regressed", "not_significant", "below_threshold"})
+
+
 def relative_change(baseline: float | None, current: float | None) -> float | None:
     if baseline is None or current is None:
         return None
@@ -139,10 +198,11 @@ def _judge(
     cur: float | None,
     lower_is_better: bool,
     cfg: RegressionConfig,
+    n_test: int | None = None,  # devices the test compared (with data in both periods)
 ) -> Detection:
     if base is None:
         reason = "no_baseline"
-    elif n_b < cfg.min_devices or n_c < cfg.min_devices:
+    elif min(n_b, n_c, n_b if n_test is None else n_test) < cfg.min_devices:
         reason = "insufficient_data"
     elif change is None or (change if lower_is_better else -change) <= cfg.threshold:
         reason = "below_threshold"
@@ -156,26 +216,23 @@ def _judge(
 def detect(
     baseline: MetricSnapshot,
     current: MetricSnapshot,
-    samples_baseline: Sequence[float],
-    samples_current: Sequence[float],
+    strata: Sequence[Stratum],
     cfg: RegressionConfig = DEFAULT_REGRESSION,
     lower_is_better: bool = True,
 ) -> Detection:
-    """Timing regression: magnitude of ``current.value`` vs ``baseline.value`` + MWU on device medians.
-
-    ``samples_*`` are per-device medians (one per device); their sizes are the device counts.
-    """
-    change = relative_change(baseline.value, current.value)
-    test = mann_whitney_u(samples_current, samples_baseline, greater=lower_is_better)
+    """Timing regression: magnitude of ``current.value`` vs ``baseline.value`` + the van Elteren test
+    over ``strata`` (one per device with values in both periods, at least ``min_devices``)."""
+    test = van_elteren(strata, greater=lower_is_better)
     return _judge(
-        change,
+        relative_change(baseline.value, current.value),
         test,
-        len(samples_baseline),
-        len(samples_current),
+        baseline.devices,
+        current.devices,
         baseline.value,
         current.value,
         lower_is_better,
         cfg,
+        len(strata),
     )
 
 

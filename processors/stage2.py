@@ -27,7 +27,14 @@ from aiokafka import AIOKafkaProducer
 from fleetpulse.settings import Settings
 from processors.attribution import ConfigChange, _Open
 from processors.baseline import Snapshot, from_dict
-from processors.detector import DetectorConfig, DeviceHistory, TenantState, complete_day, evaluate, observe
+from processors.detector import (
+    DetectorConfig,
+    DeviceHistory,
+    TenantState,
+    complete_day,
+    evaluate_through,
+    observe,
+)
 from processors.metrics import ProcessorMetrics
 from processors.regression import RegressionConfig
 from processors.stage1 import table_items
@@ -104,6 +111,7 @@ class Stage2:
             regression=RegressionConfig(
                 threshold=settings.regression_threshold,
                 alpha=settings.regression_alpha,
+                fdr=settings.regression_fdr,
                 min_devices=settings.regression_min_devices,
             ),
         )
@@ -153,7 +161,7 @@ class Stage2:
         day = complete_day(st)
         if day is not None and day > st.evaluated_day:
             t0 = time.perf_counter()
-            docs = evaluate(st, day, self.cfg, baselines.get(tenant))
+            docs = evaluate_through(st, day, self.cfg, baselines.get(tenant))
             for doc in docs:
                 key = f"{doc['scope_type']}:{doc['scope']}:{doc['metric']}"
                 await self._send(key.encode(), orjson.dumps(doc))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,71 +16,116 @@ from processors.device_state import DeviceCensus
 from processors.partials import DAY
 from processors.regression import (
     Detection,
+    Stratum,
+    benjamini_hochberg,
     change_point,
     detect,
     detect_rate,
-    mann_whitney_u,
+    fdr_adjust,
     poisson_rate_test,
+    stratum,
+    van_elteren,
 )
 
 SEEDS = range(10)
 
 
-def fleet(seed: int, shift: float, n_dev: int = 20, boots: int = 10) -> tuple[list[float], list[float]]:
-    """Per-device medians of baseline and current periods (device effect + boot noise)."""
+def fleet(
+    seed: int, shift: float, n_dev: int = 20, boots: int = 10
+) -> tuple[list[list[float]], list[list[float]]]:
+    """Per-device values of baseline and current periods (device level + boot-to-boot noise)."""
     rng = np.random.default_rng(seed)
-    base_level = rng.lognormal(np.log(20_000), 0.15, n_dev)
-    base = [float(np.median(lvl * rng.lognormal(0, 0.2, boots))) for lvl in base_level]
-    cur = [float(np.median(lvl * (1 + shift) * rng.lognormal(0, 0.2, boots))) for lvl in base_level]
+    level = rng.lognormal(np.log(20_000), 0.15, n_dev)
+    base = [list(lvl * rng.lognormal(0, 0.2, boots)) for lvl in level]
+    cur = [list(lvl * (1 + shift) * rng.lognormal(0, 0.2, boots // 2)) for lvl in level]
     return base, cur
 
 
-def snap(values: list[float]) -> MetricSnapshot:
-    return MetricSnapshot(float(np.median(values)), len(values), len(values))
+def snap(values: list[list[float]]) -> MetricSnapshot:
+    flat = [v for vs in values for v in vs]
+    return MetricSnapshot(float(np.median(flat)), len(flat), len(values))
+
+
+def run(base: list[list[float]], cur: list[list[float]], lower_is_better: bool = True) -> Detection:
+    strata = [s for b, c in zip(base, cur, strict=True) if (s := stratum(c, b)) is not None]
+    return detect(snap(base), snap(cur), strata, lower_is_better=lower_is_better)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_thirty_percent_shift_on_twenty_devices_is_detected(seed: int) -> None:
-    base, cur = fleet(seed, 0.30)
-    d = detect(snap(base), snap(cur), base, cur)
+    d = run(*fleet(seed, 0.30))
     assert d.regressed, d
     assert d.p_value is not None
     assert d.p_value < 0.01
     assert d.change is not None
     assert d.change > 0.10
-    assert (d.n_baseline, d.n_current, d.test) == (20, 20, "mann_whitney_u")
+    assert (d.n_baseline, d.n_current, d.test) == (20, 20, "van_elteren")
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_noise_only_is_not_detected(seed: int) -> None:
-    base, cur = fleet(seed, 0.0)
-    d = detect(snap(base), snap(cur), base, cur)
+    d = run(*fleet(seed, 0.0))
     assert not d.regressed
     assert d.reason in ("below_threshold", "not_significant")
 
 
 def test_gates_direction_and_min_devices() -> None:
     base, cur = fleet(0, 0.30)
-    assert detect(snap(base[:4]), snap(cur[:4]), base[:4], cur[:4]).reason == "insufficient_data"
+    assert run(base[:4], cur[:4]).reason == "insufficient_data"
     # a 30 % *drop* of a lower-is-better metric is an improvement, never a regression
-    improved = [v / 1.3 for v in base]
-    assert detect(snap(base), snap(improved), base, improved).reason == "below_threshold"
+    improved = [[v / 1.3 for v in vs] for vs in base]
+    assert run(base, improved).reason == "below_threshold"
     # for a higher-is-better metric the drop is the regression
-    assert detect(snap(base), snap(improved), base, improved, lower_is_better=False).regressed
+    assert run(base, improved, lower_is_better=False).regressed
     # +5 % is below the 10 % magnitude gate even when significant
-    small = [v * 1.05 for v in base]
-    assert detect(snap(base), snap(small), base, small).reason == "below_threshold"
+    small = [[v * 1.05 for v in vs] for vs in base]
+    assert run(base, small).reason == "below_threshold"
 
 
-def test_mann_whitney_matches_hand_computation_with_ties() -> None:
-    # x = [3, 4, 4], y = [1, 2, 4]; ranks of the combined [1,2,3,4,4,4] -> x: 3, 5, 5 (ties averaged)
-    r = mann_whitney_u([3, 4, 4], [1, 2, 4])
-    assert r.statistic == pytest.approx(13 - 6)  # U1 = R1 - n1(n1+1)/2
-    var = 3 * 3 / 12 * (7 - (27 - 3) / (6 * 5))
-    z = (7 - 4.5 - 0.5) / var**0.5
-    import math
+def test_device_spread_does_not_fake_a_shift() -> None:
+    # the slow devices rebooted more often this period: the pooled median nearly doubles, yet no
+    # device got slower -- each device is only compared with itself
+    base = [[1000.0, 1100.0, 900.0]] * 10 + [[5000.0, 5500.0, 4500.0]] * 10
+    cur = [[1000.0]] * 10 + [[5000.0, 5000.0, 5000.0]] * 10
+    d = run(base, cur)
+    assert d.change is not None
+    assert d.change > 0.5
+    assert d.reason == "not_significant"
 
+
+def test_van_elteren_matches_hand_computation_with_ties() -> None:
+    # device A: current [3, 4] vs baseline [1, 4]: U = 1 + 0 + 1 + 0.5 = 2.5, E = 2, N = 4, one tie
+    # pair (t = 2): V = 4/12 * (5 - 6/12) = 1.5, w = 1/5
+    a = stratum([3, 4], [1, 4])
+    # device B: current [10] vs baseline [5, 6]: U = 2, E = 1, V = 2/12 * 4, w = 1/4
+    b = stratum([10], [5, 6])
+    assert a is not None
+    assert b is not None
+    assert (a.wu, a.wv) == pytest.approx((0.2 * 0.5, 0.04 * 1.5))
+    assert (b.wu, b.wv) == pytest.approx((0.25 * 1, 0.0625 * 2 / 3))
+    z = (0.1 + 0.25) / math.sqrt(0.06 + 0.0625 * 2 / 3)
+    r = van_elteren([a, b])
+    assert r.statistic == pytest.approx(z)
     assert r.p_value == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)))
+    assert van_elteren([a, b], greater=False).p_value == pytest.approx(0.5 * math.erfc(-z / math.sqrt(2)))
+    assert stratum([], [1.0]) is None
+
+
+def test_benjamini_hochberg_and_fdr_adjust() -> None:
+    # sorted 0.005, 0.01, 0.03, 0.04 -> x m/rank 0.02, 0.02, 0.04, 0.04 (running min from the top)
+    assert benjamini_hochberg([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert benjamini_hochberg([]) == []
+    strong = _det(True, p=1e-5)
+    weak = _det(True, p=0.008)  # significant alone, not among 20 tests
+    nulls = [_det(False, "not_significant", p=0.5)] * 17
+    small = _det(False, "below_threshold", p=0.001)
+    out = fdr_adjust([strong, weak, *nulls, small])
+    assert [d.reason for d in out[:2]] == ["regressed", "not_significant"]
+    assert out[0].p_raw == 1e-5
+    assert out[0].p_value == pytest.approx(1e-5 * 20)
+    assert out[1].p_value == pytest.approx(0.008 * 20 / 3)
+    assert out[-1].reason == "below_threshold"  # tested (in the family), never a regression
+    assert fdr_adjust([_det(False, "insufficient_data", p=None)])[0].p_raw is None
 
 
 def test_poisson_rate_test_exact_and_detect_rate() -> None:
@@ -132,7 +178,7 @@ def test_attribution_ranks_injected_change_first() -> None:
     assert ranked[1].difference == 0.0
 
 
-def _det(regressed: bool, reason: str | None = None) -> Detection:
+def _det(regressed: bool, reason: str | None = None, p: float | None = 0.001) -> Detection:
     return Detection(
         regressed,
         1.0,
@@ -140,8 +186,8 @@ def _det(regressed: bool, reason: str | None = None) -> Detection:
         0.3,
         20,
         20,
-        "mann_whitney_u",
-        0.001,
+        "van_elteren",
+        p,
         reason or ("regressed" if regressed else "below_threshold"),
     )
 
@@ -157,6 +203,7 @@ def test_tracker_opens_once_and_closes_on_recovery() -> None:
                 (True, None),
                 (False, "insufficient_data"),
                 (True, None),
+                (False, "not_significant"),  # still beyond the threshold: no sign of recovery
                 (False, None),
                 (False, None),
                 (True, None),
@@ -164,10 +211,10 @@ def test_tracker_opens_once_and_closes_on_recovery() -> None:
         )
     ]
     kinds = [e.kind if e else None for e in events]
-    assert kinds == ["open", None, None, None, "close", None, "open"]
+    assert kinds == ["open", None, None, None, None, "close", None, "open"]
     assert events[0] is not None
-    assert events[4] is not None
-    assert events[0].regression_id == events[4].regression_id
+    assert events[5] is not None
+    assert events[0].regression_id == events[5].regression_id
     tr2 = RegressionTracker(recover_after=2)
     assert tr2.observe(key, _det(True), 0.0) is not None
     assert tr2.observe(key, _det(False), 1.0) is None
@@ -198,12 +245,14 @@ def test_end_to_end_baseline_detection_change_point_and_attribution() -> None:
     level = {d: rng.lognormal(np.log(20_000), 0.15) for d in devs}
     shift_day = 17
     events = []
+    values: dict[tuple[str, int], list[float]] = {}  # (device, day index) -> core boot values
     for day in range(21):
         for d in devs:
             factor = 1.3 if (day >= shift_day and d < "d20") else 1.0
             for b in range(2):
                 t = T0 + timedelta(days=day, hours=8 + b * 5)
                 events.append(_boot(d, t, level[d] * factor * rng.lognormal(0, 0.1)))
+                values.setdefault((d, day), []).append(float(int(events[-1]["data"]["coreBootMs"])))
     part, _ = aggregate(events, census)
     current_day = int((T0 + timedelta(days=20)).timestamp())
     cfg = BaselineConfig(trailing_days=14, gap_days=4)
@@ -215,13 +264,22 @@ def test_end_to_end_baseline_detection_change_point_and_attribution() -> None:
     b_med = part.samples.per_device_medians("core_boot_ms", b_start, b_end)
     c_med = part.samples.per_device_medians("core_boot_ms", current_day - 3 * DAY, current_day)
     m1 = [d for d in devs if census[d].model == "Dell|M1"]
-    det = detect(base.metrics[key], cur.metrics[key], [b_med[d] for d in m1], [c_med[d] for d in m1])
+
+    def strata(group: list[str]) -> list[Stratum]:
+        b_days = range((b_start - int(T0.timestamp())) // DAY, (b_end - int(T0.timestamp())) // DAY + 1)
+        out = []
+        for d in group:
+            b = [v for i in b_days for v in values.get((d, i), [])]
+            s = stratum([v for i in range(17, 21) for v in values[(d, i)]], b)
+            assert s is not None
+            out.append(s)
+        return out
+
+    det = detect(base.metrics[key], cur.metrics[key], strata(m1))
     assert det.regressed
     hp = [d for d in devs if census[d].model == "HP|X"]
     hkey = ("model", "HP|X", "core_boot_ms")
-    assert not detect(
-        base.metrics[hkey], cur.metrics[hkey], [b_med[d] for d in hp], [c_med[d] for d in hp]
-    ).regressed
+    assert not detect(base.metrics[hkey], cur.metrics[hkey], strata(hp)).regressed
     # change point on the model's daily p50 series
     series = [
         part.metrics[

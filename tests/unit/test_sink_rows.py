@@ -104,7 +104,7 @@ def test_regression_version_is_closed_else_detected() -> None:
     doc = {
         "regression_id": "r1", "status": "open", "tenant": "t", "scope_type": "model", "scope": "m",
         "metric": "total_boot_ms", "baseline_name": "rolling", "baseline_value": 10.0, "current_value": 12.0,
-        "change_pct": 20.0, "devices_baseline": 50, "devices_current": 40, "test": "mann_whitney",
+        "change_pct": 20.0, "devices_baseline": 50, "devices_current": 40, "test": "van_elteren",
         "p_value": 0.001, "started_at": "2026-03-10T00:00:00Z", "detected_at": "2026-03-11T00:00:00Z",
         "closed_at": None,
         "causes": [{"change_id": "c", "change_name": "n", "prevalence_affected": 0.9,
