@@ -106,6 +106,7 @@ def test_shape_startup_exact() -> None:
         {
             "grp": "",
             "boots": 12,
+            "boots_fast_startup": 3,
             "devices": 6,
             "core_boot_ms_p50": 20_000.0,
             "core_boot_ms_p90": 40_000.0,
@@ -146,7 +147,7 @@ def test_shape_startup_exact() -> None:
         "p50": None,
         "p90": None,
     }
-    assert (doc["devices"], doc["boots"], doc["signins"]) == (7, 12, 0)
+    assert (doc["devices"], doc["boots"], doc["boots_fast_startup"], doc["signins"]) == (7, 12, 3, 0)
     assert doc["filters"]["model"] == "Latitude 7440"
     few = startup.shape_startup(FLT, [], [], BOOTS[:4], LOGONS[:4])
     assert few["scores"]["startup_score"] is None

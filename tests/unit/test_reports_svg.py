@@ -83,6 +83,7 @@ def _docs() -> tuple[dict[str, Any], ...]:
         {
             "grp": "",
             "boots": 5,
+            "boots_fast_startup": 0,
             "devices": 5,
             "core_boot_ms_p50": 12_000.0,
             "core_boot_ms_p90": 12_000.0,
