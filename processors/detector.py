@@ -81,6 +81,7 @@ class TenantState:
     tenant: str
     devices: dict[str, DeviceHistory] = field(default_factory=dict)
     partition_wm: dict[int, float] = field(default_factory=dict)
+    partitions: int = 0  # source partitions there are (all must report before a day is complete)
     evaluated_day: int = -1
     first_day: int = -1
     seq: int = 0  # state writes so far (the newest copy wins on restore)
@@ -90,20 +91,24 @@ class TenantState:
 
 
 def observe(st: TenantState, msg: Mapping[str, Any]) -> None:
-    """Fold one device-daily message in (the full state of that device-day; latest wins)."""
+    """Fold one device-daily message in (the full state of that device-day; latest wins), or a
+    tick (no ``device``: only a source partition's watermark)."""
+    p = int(msg["source_partition"])
+    st.partition_wm[p] = max(st.partition_wm.get(p, 0.0), float(msg["watermark"]))
+    st.partitions = max(st.partitions, int(msg.get("source_partitions", 0)))
+    if "device" not in msg:
+        return
     h = st.devices.setdefault(str(msg["device"]), DeviceHistory())
     h.model, h.os_build = msg["model"], msg["os_build"]
     h.changes = [ConfigChange(c[0], c[1], float(c[2])) for c in msg["changes"]]
     day = int(msg["day"])
     h.days[day] = {"m": msg["m"], "a": msg["a"]}
     st.first_day = day if st.first_day < 0 else min(st.first_day, day)
-    p = int(msg["source_partition"])
-    st.partition_wm[p] = max(st.partition_wm.get(p, 0.0), float(msg["watermark"]))
 
 
 def complete_day(st: TenantState) -> int | None:
-    """The last day every source partition has moved past (``None`` before any data)."""
-    if not st.partition_wm:
+    """The last day every source partition has moved past (``None`` until all have reported)."""
+    if not st.partition_wm or len(st.partition_wm) < st.partitions:
         return None
     low = min(st.partition_wm.values())
     return int(low) - int(low) % DAY - DAY

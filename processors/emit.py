@@ -8,7 +8,8 @@ several times in a batch is emitted once (``changed`` is a set).
 ``device_daily_messages(g, device_days)`` -> ``[(key, value)]`` for the internal topic
 ``telemetry.device-daily.v1`` (key = tenant, so stage 2 sees a whole tenant): the full state of a
 (device, day) — the device's values per metric, app usage/crashes per app version — plus the
-device's census and its retained configuration changes, and the source partition's watermark.
+device's census and its retained configuration changes, and the source partition's watermark
+and the number of source partitions; ``tick_message`` carries only the last two (no device).
 """
 
 from __future__ import annotations
@@ -86,8 +87,18 @@ def aggregate_messages(g: GroupState, changed: Iterable[CellKey]) -> list[tuple[
     return out
 
 
+def tick_message(tenant: str, partition: int, watermark: float, partitions: int) -> dict[str, Any]:
+    """A source partition's watermark for a tenant without data in the batch (no device)."""
+    return {
+        "tenant": tenant,
+        "source_partition": partition,
+        "source_partitions": partitions,
+        "watermark": watermark,
+    }
+
+
 def device_daily_messages(
-    g: GroupState, device_days: Iterable[tuple[str, int]]
+    g: GroupState, device_days: Iterable[tuple[str, int]], partitions: int = 0
 ) -> list[tuple[str, dict[str, Any]]]:
     """One message per changed device-day, in day order, each carrying the watermark capped at the
     start of its own day: stage 2 treats a day as complete once every partition's watermark is past
@@ -107,6 +118,7 @@ def device_daily_messages(
                     "tenant": g.tenant,
                     "device": dev,
                     "source_partition": g.partition,
+                    "source_partitions": partitions,
                     "watermark": min(g.watermark, float(day)),
                     "day": day,
                     "model": c.model,

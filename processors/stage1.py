@@ -17,7 +17,7 @@ import orjson
 
 from fleetpulse.settings import Settings
 from processors.aggregate import AggregateConfig
-from processors.emit import aggregate_messages, device_daily_messages
+from processors.emit import aggregate_messages, device_daily_messages, tick_message
 from processors.metrics import ProcessorMetrics
 from processors.state import (
     GroupState,
@@ -60,6 +60,7 @@ class Stage1:
         self.aggregates = aggregates
         self.daily = daily
         self.n_aggregates = settings.partitions_aggregates
+        self.n_events = settings.partitions_events
         self.groups: dict[int, dict[str, GroupState]] = {}
 
     def on_revoked(self, sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
@@ -121,6 +122,7 @@ class Stage1:
                     "emit_s": round(emit_s, 4),
                 },
             )
+        await self._ticks({p for p, _ in by_group}, set(by_group))
         self.metrics.windows_open.set(
             sum(
                 len(g.partials.metrics) + len(g.partials.apps) + len(g.partials.counters)
@@ -153,10 +155,23 @@ class Stage1:
         for key, docs in pack_by_key(aggregate_messages(g, res.changed)).items():
             await self.aggregates.send(key=key.encode(), value=orjson.dumps(docs), partition=out_p)
             n += 1
-        for key, doc in device_daily_messages(g, res.device_days):
+        for key, doc in device_daily_messages(g, res.device_days, self.n_events):
             await self.daily.send(key=key.encode(), value=orjson.dumps(doc), partition=p)
             n += 1
         return n
+
+    async def _ticks(self, partitions: set[int], stepped: set[tuple[int, str]]) -> None:
+        """After a batch, each source partition it touched announces its watermark to every
+        tenant that had no events of it in the batch (on that partition's device-daily
+        partition, so after everything it emitted): stage 2 waits for every partition before it
+        calls a day complete, and a tenant with no device on a partition would wait forever."""
+        tenants = {t for gs in self.groups.values() for t in gs}
+        for p in sorted(partitions):
+            wm = max(g.watermark for g in self.groups[p].values())
+            for tenant in sorted(tenants):
+                if (p, tenant) not in stepped:
+                    doc = tick_message(tenant, p, wm, self.n_events)
+                    await self.daily.send(key=tenant.encode(), value=orjson.dumps(doc), partition=p)
 
     def _observe(self, res: StepResult, emit_s: float) -> None:
         m = self.metrics

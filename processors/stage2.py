@@ -63,6 +63,7 @@ def encode_tracker(st: TenantState) -> bytes:
             "docs": st.docs,
             "periods": {k: list(v) for k, v in st.periods.items()},
             "wm": {str(p): w for p, w in st.partition_wm.items()},
+            "np": st.partitions,
             "ev": st.evaluated_day,
             "first": st.first_day,
         }
@@ -95,6 +96,7 @@ def restore(items: Any) -> tuple[dict[str, TenantState], dict[str, dict[str, Sna
             st.docs, st.evaluated_day, st.first_day = d["docs"], d["ev"], d["first"]
             st.periods = {k: (v[0], v[1]) for k, v in d["periods"].items()}
             st.partition_wm = {int(p): w for p, w in d["wm"].items()}
+            st.partitions = int(d.get("np", 0))
     return tenants, baselines
 
 
@@ -156,8 +158,9 @@ class Stage2:
         tenant = str(msg["tenant"])
         st = tenants.setdefault(tenant, TenantState(tenant))
         observe(st, msg)
-        dev = str(msg["device"])
-        self._put(partition, SEP.join(("V", tenant, dev)), encode_history(st.devices[dev]))
+        if "device" in msg:
+            dev = str(msg["device"])
+            self._put(partition, SEP.join(("V", tenant, dev)), encode_history(st.devices[dev]))
         day = complete_day(st)
         if day is not None and day > st.evaluated_day:
             t0 = time.perf_counter()

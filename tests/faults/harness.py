@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.kafka import LocalKafka, child_preexec, create_topics, free_port
+from fleetpulse.reports.startup import BOOT_KEPT
 from fleetpulse.settings import DEMO_API_KEY, DEMO_IKEY, Settings, load_settings
 from ingest.simulator.config import SimulationConfig
 from ingest.simulator.http import SendOptions, send_stream, split_lanes
@@ -526,10 +527,10 @@ def assert_exact(report: FaultReport) -> None:
 
 # -- aggregates (with processors) ------------------------------------------------------------------
 
-# metric -> (raw table, column): what the processors count per (window, scope) for a device metric
+# metric -> (raw table, rows the processors measure): what they count per (window, scope)
 AGGREGATE_SOURCES: dict[str, tuple[str, str]] = {
-    "core_boot_ms": ("boot_events", "core_boot_ms"),
-    "total_boot_ms": ("boot_events", "total_boot_ms"),
+    "core_boot_ms": ("boot_events", f"core_boot_ms IS NOT NULL AND {BOOT_KEPT}"),
+    "total_boot_ms": ("boot_events", f"total_boot_ms IS NOT NULL AND {BOOT_KEPT}"),
 }
 
 
@@ -544,10 +545,10 @@ def check_aggregates(stack: FaultStack) -> tuple[int, int]:
     )
     by_metric: dict[tuple[str, str], int] = {(r["metric"], r["w"]): int(r["n"]) for r in merged}
     checked = mismatched = 0
-    for metric, (table, column) in AGGREGATE_SOURCES.items():
+    for metric, (table, kept) in AGGREGATE_SOURCES.items():
         raw = stack.query(
             f"SELECT toString(toStartOfDay(event_time)) AS w, count() AS n FROM {DB}.{table} "
-            f"WHERE {column} IS NOT NULL GROUP BY w"
+            f"WHERE {kept} GROUP BY w"
         )
         for row in raw:
             checked += 1

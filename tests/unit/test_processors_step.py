@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from processors.emit import aggregate_messages, device_daily_messages
+from processors.detector import TenantState, complete_day, observe
+from processors.emit import aggregate_messages, device_daily_messages, tick_message
+from processors.partials import DAY
 from processors.state import GroupState, cell_table_key, device_table_key, encode_cell, encode_device, restore
 from processors.step import Record, StepConfig, step
 
@@ -174,9 +176,37 @@ def test_emitted_rows_have_the_sink_contract() -> None:
             for _, d in msgs
         }
     )  # coalesced
-    daily = device_daily_messages(g, res.device_days)
+    daily = device_daily_messages(g, res.device_days, 6)
     assert daily
     assert all(k == "contoso" for k, _ in daily)
+    assert all(d["source_partitions"] == 6 for _, d in daily)
+
+
+def test_device_daily_messages_announce_a_day_only_after_it() -> None:
+    # a batch spanning three days: messages in day order, each watermark capped at its own day
+    # start, so stage 2 cannot call a day complete before the rest of the batch is through
+    g = GroupState(2, "contoso")
+    evs = [boot(d, T0 + day * 86400 + 3600, 5000) for day in range(3) for d in ("b", "a")]
+    res = step(g, records(evs))
+    daily = [d for _, d in device_daily_messages(g, res.device_days, 4)]
+    assert [(d["day"], d["device"]) for d in daily] == [
+        (int(T0) + day * 86400, dev) for day in range(3) for dev in ("a", "b")
+    ]
+    assert [d["watermark"] for d in daily] == [float(d["day"]) for d in daily]
+    assert g.watermark > daily[-1]["watermark"]
+
+
+def test_a_day_is_complete_only_when_every_source_partition_passed_it() -> None:
+    st = TenantState("contoso")
+    day = int(T0)
+    msg = {"tenant": "contoso", "device": "a", "day": day, "model": "M", "os_build": "B", "m": {}, "a": {}}
+    observe(
+        st, {**msg, "changes": [], "source_partition": 0, "source_partitions": 2, "watermark": day + 3 * DAY}
+    )
+    assert complete_day(st) is None  # partition 1 has not reported: it may still hold these days
+    observe(st, tick_message("contoso", 1, day + DAY + 5.0, 2))  # no device of this tenant there
+    assert complete_day(st) == day
+    assert set(st.devices) == {"a"}
 
 
 def test_lower_boot_id_is_quarantined_and_not_aggregated() -> None:
