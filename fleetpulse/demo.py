@@ -18,6 +18,7 @@ from fleetpulse.settings import Settings
 from fleetpulse.stack import LocalStack
 from ingest.simulator.cli import summary
 from ingest.simulator.config import SimulationConfig
+from ingest.simulator.manifest import InjectionTruth, Manifest
 from ingest.simulator.run import run_simulation
 from sinks.migrations.m0001_raw_events import FAMILIES
 from sinks.reader import QueryError, RemoteReader
@@ -34,9 +35,22 @@ def queryable_events(reader: RemoteReader, database: str) -> int:
     return int(rows[0]["n"])
 
 
-def open_regressions(reader: RemoteReader, database: str) -> int:
-    rows = reader.query_json(f"SELECT count() AS n FROM {database}.regressions FINAL WHERE status = 'open'")
-    return int(rows[0]["n"])
+def injected_scope(inj: InjectionTruth) -> tuple[str, str] | None:
+    """(scope_type, scope suffix) a detected regression of this injection has (``None``: noise)."""
+    if inj.metric == "coreBootMs" and "model" in inj.scope:
+        return "model", f"|{inj.scope['model']}"
+    if inj.metric == "appCrashRate" and inj.to_version:
+        return "app_version", f"{inj.scope['app']}|{inj.to_version}"
+    return None
+
+
+def found_injections(reader: RemoteReader, database: str, manifest: Manifest) -> int:
+    """How many injected regressions are open in ClickHouse (wider scopes they move don't count)."""
+    rows = reader.query_json(
+        f"SELECT scope_type, scope FROM {database}.regressions FINAL WHERE status = 'open'"
+    )
+    want = [w for w in map(injected_scope, manifest.injections) if w is not None]
+    return sum(any(r["scope_type"] == t and r["scope"].endswith(sfx) for r in rows) for t, sfx in want)
 
 
 def _wait(what: str, probe: Callable[[], int], target: int, timeout_s: float) -> int:
@@ -69,8 +83,13 @@ def run_demo(settings: Settings, *, devices: int, days: int, seed: int, html_out
         accepted = manifest.send.acc if manifest.send else manifest.events_total
         got = _wait("queryable events", lambda: queryable_events(reader, db), accepted, timeout_s=300)
         _say(f"{got} events queryable in ClickHouse, {time.monotonic() - started:.0f}s after the first post")
-        expected = sum(1 for inj in manifest.injections if inj.metric != "none")
-        _wait("open regressions", lambda: open_regressions(reader, db), expected, timeout_s=180)
+        expected = sum(1 for inj in manifest.injections if injected_scope(inj) is not None)
+        _wait(
+            "injected regressions found",
+            lambda: found_injections(reader, db, manifest),
+            expected,
+            timeout_s=240,
+        )
         from fleetpulse.cli import cli
 
         for args in (
