@@ -8,9 +8,11 @@ changelog with the *explicit* source partition, aggregates and device-daily reco
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -44,6 +46,33 @@ def pack_by_key(messages: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, lis
 def table_items(data: Any) -> Iterable[tuple[str, bytes]]:
     for k, v in list(data.items()):
         yield (k.decode() if isinstance(k, bytes) else str(k)), v
+
+
+@asynccontextmanager
+async def holding_commits(consumer: Any) -> AsyncIterator[None]:
+    """No offset commit while a batch writes its state: with ``exactly_once`` faust commits, on a
+    timer, every write sent so far with the offsets acked so far. Mid-batch that would commit part
+    of a batch's state without its offsets, and a crash would then replay the batch onto state that
+    already holds part of it (the restart test's double-counted cells). A commit that comes due
+    meanwhile waits for this one to end and is skipped; the next one takes everything, the batch's
+    offsets included (the caller acks its events before leaving the hold). (faust has no
+    public hook for this; ``_commit_fut`` is the future its own concurrent commits wait on.)"""
+    await consumer.maybe_wait_for_commit_to_finish()
+    fut = consumer._commit_fut = asyncio.get_running_loop().create_future()
+    try:
+        yield
+    finally:
+        consumer._commit_fut = None
+        fut.set_result(None)
+
+
+async def flush_changelog(table: Any) -> None:
+    """Hand the buffered changelog writes to the transactional producer before the handler
+    returns (and its events are acked). faust queues ``send_changelog`` in the app producer's
+    buffer, and with ``exactly_once`` its commit does not drain that buffer first: a commit could
+    take the offsets while the state they produced waited for the *next* transaction — which a
+    kill -9 aborts, losing device state (the restart test's 'unknown' census cells)."""
+    await table.app.producer.buffer.flush()
 
 
 class Stage1:
@@ -101,6 +130,15 @@ class Stage1:
             by_group.setdefault((msg.partition, tenant), []).append((msg.offset, ev))
         m.step_seconds.labels("decode").observe(time.perf_counter() - t0)
         m.events.labels("decode").inc(len(batch))
+        async with holding_commits(self.table.app.consumer):
+            await self._apply(by_group)
+            # acked inside the hold: take_events acks only after the handler returned, with awaits
+            # in between where a commit could take this batch's state without its offsets
+            for event in batch:
+                event.ack()
+
+    async def _apply(self, by_group: dict[tuple[int, str], list[Record]]) -> None:
+        """Step and emit every (partition, tenant) group of one batch, ticks, changelog flushed."""
         for (partition, tenant), records in sorted(by_group.items()):
             g = self._group(partition, tenant)
             res = step(g, records, self.cfg)
@@ -123,6 +161,7 @@ class Stage1:
                 },
             )
         await self._ticks({p for p, _ in by_group}, set(by_group))
+        await flush_changelog(self.table)
         self.metrics.windows_open.set(
             sum(
                 len(g.partials.metrics) + len(g.partials.apps) + len(g.partials.counters)

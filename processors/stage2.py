@@ -37,7 +37,7 @@ from processors.detector import (
 )
 from processors.metrics import ProcessorMetrics
 from processors.regression import RegressionConfig
-from processors.stage1 import table_items
+from processors.stage1 import flush_changelog, table_items
 
 log = logging.getLogger("fleetpulse.processors.stage2")
 SEP = "\x1f"
@@ -194,6 +194,7 @@ class Stage2:
         else:
             st.seq += 1
             self._put(partition, SEP.join(("T", tenant, str(partition))), encode_tracker(st))
+        await flush_changelog(self.table)
 
     async def _send(self, key: bytes, value: bytes) -> None:
         if self.producer is None:

@@ -274,10 +274,14 @@ def _expire(g: GroupState, cfg: StepConfig, res: StepResult) -> None:
 def _drop(
     g: GroupState, kind: str, cells: dict[Key, Any], hour_cut: float, day_cut: float, res: StepResult
 ) -> None:
+    # a cell this batch changed closes at the next expiry instead: the events that changed it were
+    # in time when they came, and its final state must still be emitted (a later event for it is
+    # always too late), so what is emitted does not depend on where batches end
     for k in [
         k
         for k in cells
         if k[1] + (HOUR if k[0] == "hour" else DAY) <= (hour_cut if k[0] == "hour" else day_cut)
+        and (kind, k) not in res.changed
     ]:
         del cells[k]
         g.versions.pop((kind, k), None)

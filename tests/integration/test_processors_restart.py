@@ -24,12 +24,12 @@ from tests.integration.processors_harness import (
 pytestmark = [
     pytest.mark.kafka,
     pytest.mark.slow,
-    # Known to fail today: after kill -9 the restarted worker emits cells the uninterrupted run
-    # does not have (devices aggregated with an unknown census). Opt in while fixing it; it is not
-    # counted as passing (issue 4 stays open until it passes).
+    # Known to fail today: 16 of ~41 000 app cells carry more usage after the kill -9 than in the
+    # uninterrupted run (part of a batch counted twice). It lost device state before (cells scoped
+    # 'unknown'); see docs/reliability.md. Opt in while fixing it; not counted as passing.
     pytest.mark.skipif(
         os.environ.get("FLEETPULSE_FAULTS_PROCESSORS") != "1",
-        reason="known failing (restored device census after kill -9); set FLEETPULSE_FAULTS_PROCESSORS=1",
+        reason="known failing (app usage double-counted after kill -9); set FLEETPULSE_FAULTS_PROCESSORS=1",
     ),
 ]
 
@@ -68,7 +68,7 @@ def processed(log: Path) -> int:
 
 
 def test_kill_9_and_restart_equals_uninterrupted_run(kafka_bootstrap: str, tmp_path: Path) -> None:
-    cfg = sim_config(devices=150, days=6)
+    cfg = sim_config(devices=120, days=5)
     ref_env, env = topics_env(kafka_bootstrap), topics_env(kafka_bootstrap)
     _, n = produce_fleet(kafka_bootstrap, ref_env["FLEETPULSE_TOPIC_EVENTS"], cfg)
     produce_fleet(kafka_bootstrap, env["FLEETPULSE_TOPIC_EVENTS"], cfg)
@@ -100,4 +100,8 @@ def test_kill_9_and_restart_equals_uninterrupted_run(kafka_bootstrap: str, tmp_p
     got = final_cells(kafka_bootstrap, env["FLEETPULSE_TOPIC_AGGREGATES"])
     assert expected
     assert got.keys() == expected.keys()
-    assert got == expected
+    differ = sorted(k for k in expected if got[k] != expected[k])
+    sample = [
+        (k, {f: (got[k].get(f), v) for f, v in expected[k].items() if got[k].get(f) != v}) for k in differ[:5]
+    ]
+    assert not differ, (f"{len(differ)} of {len(expected)} cells differ (got, expected)", sample)
