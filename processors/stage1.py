@@ -66,6 +66,17 @@ async def holding_commits(consumer: Any) -> AsyncIterator[None]:
         fut.set_result(None)
 
 
+def put_state(table: Any, partition: int, key: str, value: bytes | None) -> None:
+    """Write (``None``: delete) a state key in the table and its changelog, on ``partition`` given
+    explicitly (the source partition, not faust's key hash)."""
+    k = key.encode()
+    if value is None:
+        table.data.pop(k, None)
+    else:
+        table.data[k] = value
+    table.send_changelog(partition, k, value)
+
+
 async def flush_changelog(table: Any) -> None:
     """Hand the buffered changelog writes to the transactional producer before the handler
     returns (and its events are acked). faust queues ``send_changelog`` in the app producer's
@@ -171,12 +182,7 @@ class Stage1:
         )
 
     def _put(self, partition: int, key: str, value: bytes | None) -> None:
-        k = key.encode()
-        if value is None:
-            self.table.data.pop(k, None)
-        else:
-            self.table.data[k] = value
-        self.table.send_changelog(partition, k, value)
+        put_state(self.table, partition, key, value)
 
     async def _emit(self, g: GroupState, res: StepResult) -> int:
         p = g.partition

@@ -37,7 +37,7 @@ from processors.detector import (
 )
 from processors.metrics import ProcessorMetrics
 from processors.regression import RegressionConfig
-from processors.stage1 import flush_changelog, table_items
+from processors.stage1 import flush_changelog, put_state, table_items
 
 log = logging.getLogger("fleetpulse.processors.stage2")
 SEP = "\x1f"
@@ -133,12 +133,7 @@ class Stage2:
         return self.state
 
     def _put(self, partition: int, key: str, value: bytes | None) -> None:
-        k = key.encode()
-        if value is None:
-            self.table.data.pop(k, None)
-        else:
-            self.table.data[k] = value
-        self.table.send_changelog(partition, k, value)
+        put_state(self.table, partition, key, value)
 
     def baseline(self, partition: int, key: bytes | None, value: bytes | None) -> None:
         """A named baseline published (value = snapshot JSON) or deleted (tombstone); key tenant|name."""
