@@ -73,8 +73,8 @@ def _port_open(port: int) -> bool:
 
 
 def child_preexec() -> None:
-    """Runs in a child between fork and exec: it gets SIGKILL if our process dies, and it does
-    not inherit a signal mask our process may have set to wait for SIGINT/SIGTERM itself."""
+    """Runs in a child between fork and exec: it gets SIGKILL if our process dies, and starts
+    with no signal blocked whatever the forking thread had blocked."""
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

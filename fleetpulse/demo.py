@@ -7,7 +7,6 @@ stop the stack (or keep it running with ``--keep``).
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import click
 
 from fleetpulse.settings import Settings
-from fleetpulse.stack import LocalStack
+from fleetpulse.stack import LocalStack, StopSignals
 from ingest.simulator.cli import summary
 from ingest.simulator.config import SimulationConfig
 from ingest.simulator.manifest import InjectionTruth, Manifest
@@ -106,5 +105,5 @@ def run_demo(settings: Settings, *, devices: int, days: int, seed: int, html_out
         _say(f'SQL: fleetpulse sql "SELECT count() FROM {db}.boot_events" while the stack runs')
         if keep:
             _say("the stack keeps running; Ctrl-C stops it")
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            with StopSignals() as stop:
+                stop.wait()

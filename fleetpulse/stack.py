@@ -11,16 +11,21 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deploy.kafka import LocalKafka, child_preexec, create_topics
 from fleetpulse.runfile import clear_endpoints, write_endpoints
 from fleetpulse.settings import Settings
+
+if TYPE_CHECKING:
+    from signal import _HANDLER
 
 
 class StackError(RuntimeError):
@@ -172,11 +177,48 @@ class LocalStack:
             kafka.__exit__(None, None, None)
 
 
+class StopSignals:
+    """SIGINT/SIGTERM recorded, never raised: ``with StopSignals() as stop: ...; stop.wait()``.
+
+    A signal during start-up lets start-up finish and then stops in order; a second one while
+    stopping changes nothing. Not ``sigwait``: the embedded ClickHouse engine's thread pools
+    unblock every signal, so the kernel may hand one to them and a main thread in ``sigwait``
+    never sees it. Python runs handlers in the main thread whichever thread the kernel chose.
+    """
+
+    _signals = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._event = threading.Event()
+        self._previous: dict[signal.Signals, _HANDLER] = {}
+
+    def _record(self, signum: int, _frame: object) -> None:
+        if self.received is None:
+            self.received = signum
+        self._event.set()
+
+    def __enter__(self) -> StopSignals:
+        self._previous = {s: signal.signal(s, self._record) for s in self._signals}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def wait(self) -> int:
+        """Block until a stop signal; return it."""
+        # a bounded wait: the main thread must wake to run the handler when another thread got
+        # the signal, which does not interrupt a wait here
+        while not self._event.wait(0.25):
+            pass
+        assert self.received is not None
+        return self.received
+
+
 def run_stack(settings: Settings, *, with_pipeline: bool = False, stop_deadline_s: float = 30.0) -> None:
     """Run the local stack until SIGINT/SIGTERM; leave no process behind."""
-    # the signals are waited for, not handled: a Ctrl-C during start-up still stops in order
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    with LocalStack(settings, with_pipeline=with_pipeline, stop_deadline_s=stop_deadline_s):
+    stack = LocalStack(settings, with_pipeline=with_pipeline, stop_deadline_s=stop_deadline_s)
+    with StopSignals() as stop, stack:
         _say("ready; Ctrl-C stops everything")
-        received = signal.sigwait({signal.SIGINT, signal.SIGTERM})
-        _say(f"received signal {int(received)}; stopping")
+        _say(f"received signal {stop.wait()}; stopping")
