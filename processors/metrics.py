@@ -23,6 +23,7 @@ class ProcessorMetrics:
     windows_closed: Counter
     late_events: Counter
     quarantined: Counter
+    redelivered: Counter
     decode_errors: Counter
     consumer_lag: Gauge
     regressions_opened: Counter
@@ -60,6 +61,11 @@ def build_metrics(registry: CollectorRegistry) -> ProcessorMetrics:
         ),
         quarantined=Counter(
             p + "quarantined_events", "Events quarantined (boot id went down)", registry=registry
+        ),
+        redelivered=Counter(
+            p + "redelivered_events",
+            "Events delivered again at or below their group's applied offset; skipped",
+            registry=registry,
         ),
         decode_errors=Counter(
             p + "decode_errors", "Messages that were not an event JSON object", registry=registry

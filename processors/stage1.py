@@ -27,6 +27,7 @@ from processors.state import (
     device_table_key,
     encode_cell,
     encode_device,
+    encode_meta,
     meta_table_key,
     restore,
 )
@@ -192,7 +193,7 @@ class Stage1:
             self._put(p, cell_table_key(g, ck), None)
         for dev in res.devices:
             self._put(p, device_table_key(g, dev), encode_device(g.devices[dev]))
-        self._put(p, meta_table_key(g), orjson.dumps({"wm": g.watermark}))
+        self._put(p, meta_table_key(g), encode_meta(g))
         n = 0
         out_p = p % self.n_aggregates
         # one message per scope (key) with every changed cell of it: the per-message cost of the
@@ -229,4 +230,5 @@ class Stage1:
         m.late_events.labels("updated").inc(c["late_updated"])
         m.late_events.labels("dropped").inc(c["late_dropped"])
         m.quarantined.inc(c["quarantined"])
+        m.redelivered.inc(c["redelivered"])
         m.windows_closed.inc(c["windows_closed"])

@@ -52,6 +52,8 @@ class GroupState:
     counter_devices: dict[Key, set[str]] = field(default_factory=dict)
     watermark: float = 0.0
     devices: dict[str, DeviceRecord] = field(default_factory=dict)
+    # highest source offset folded in: a record at or below it is a redelivery (skipped)
+    applied_offset: int = -1
 
 
 def cell_table_key(g: GroupState, ck: CellKey) -> str:
@@ -65,6 +67,10 @@ def device_table_key(g: GroupState, device: str) -> str:
 
 def meta_table_key(g: GroupState) -> str:
     return SEP.join(("W", str(g.partition), g.tenant))
+
+
+def encode_meta(g: GroupState) -> bytes:
+    return orjson.dumps({"wm": g.watermark, "off": g.applied_offset})
 
 
 def encode_cell(g: GroupState, ck: CellKey) -> bytes:
@@ -151,5 +157,7 @@ def restore(partition: int, items: Iterable[tuple[str, bytes]]) -> dict[str, Gro
         elif parts[0] == "D":
             g.devices[parts[3]] = decode_device(parts[3], blob)
         elif parts[0] == "W":
-            g.watermark = float(orjson.loads(blob)["wm"])
+            meta = orjson.loads(blob)
+            g.watermark = float(meta["wm"])
+            g.applied_offset = int(meta.get("off", -1))
     return groups

@@ -3,11 +3,13 @@
 The faust agent groups a batch by source partition and tenant and calls this once per group;
 nothing here knows about Kafka. Sub-steps (their names are the log and metric labels):
 
-1. ``device_state`` — in offset order: an event older than ``watermark - max_lateness`` is
-   counted ``late_dropped`` and skipped; a boot id lower than the device's last is quarantined
-   (counted, not used); census / inventory / boot / sign-in update the device state,
-   ``Fleet.Config.Change`` appends a :class:`~processors.attribution.ConfigChange`; the watermark
-   (max event time seen) advances; an accepted event behind it is counted ``late_updated``.
+1. ``device_state`` — in offset order: a record at or below the group's applied offset was
+   folded in already (a redelivery) and is counted ``redelivered`` and skipped; an event older
+   than ``watermark - max_lateness`` is counted ``late_dropped`` and skipped; a boot id lower
+   than the device's last is quarantined (counted, not used); census / inventory / boot /
+   sign-in update the device state, ``Fleet.Config.Change`` appends a
+   :class:`~processors.attribution.ConfigChange`; the watermark (max event time seen) advances;
+   an accepted event behind it is counted ``late_updated``.
 2. ``aggregate`` — :func:`processors.aggregate.aggregate` with the census lookup and the crash
    counters of the batch's devices; per-device values go to the device records' days.
 3. ``merge`` — the batch partial is merged into the running partials with ``consume=True`` (it is
@@ -57,6 +59,7 @@ class StepResult:
 
 _COUNT_NAMES = (
     "processed",
+    "redelivered",
     "accepted",
     "quarantined",
     "late_updated",
@@ -96,6 +99,12 @@ def _device_state(
     lateness = cfg.aggregate.max_lateness_s
     accepted: list[tuple[Mapping[str, Any], DeviceCensus]] = []
     for off, ev in records:
+        if off <= g.applied_offset:
+            # already folded in (its state committed with it): faust 0.15 can hand a batch's
+            # last event to the next batch too; counting it twice would double app usage
+            res.counts["redelivered"] += 1
+            continue
+        g.applied_offset = off
         res.max_offset = max(res.max_offset, off)
         t = event_epoch(ev["time"])
         if is_too_late(t, g.watermark, lateness):

@@ -11,7 +11,16 @@ import pytest
 from processors.detector import TenantState, complete_day, observe
 from processors.emit import aggregate_messages, device_daily_messages, tick_message
 from processors.partials import DAY
-from processors.state import GroupState, cell_table_key, device_table_key, encode_cell, encode_device, restore
+from processors.state import (
+    GroupState,
+    cell_table_key,
+    device_table_key,
+    encode_cell,
+    encode_device,
+    encode_meta,
+    meta_table_key,
+    restore,
+)
 from processors.step import Record, StepConfig, step
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
@@ -258,11 +267,35 @@ def test_state_round_trips_through_the_table_form() -> None:
     )
     items = [(cell_table_key(g, c), encode_cell(g, c)) for c in cells]
     items += [(device_table_key(g, d), encode_device(r)) for d, r in g.devices.items()]
+    items.append((meta_table_key(g), encode_meta(g)))
     back = restore(4, items)["contoso"]
     assert back.partials.metrics == p.metrics
     assert back.devices == g.devices
     assert back.versions == g.versions
+    assert (back.watermark, back.applied_offset) == (g.watermark, len(evs) - 1)
     assert restore(5, items) == {}
+
+
+def usage(dev: str, t: float, app: str, active_ms: int) -> dict[str, Any]:
+    data = {"appName": app, "appVersion": "1.0", "userActiveDurationMs": active_ms}
+    # a boot id above every generated boot's: not quarantined
+    return event("Fleet.App.UsageSummary", dev, t, {**data, "aggregationDurationMs": 3_600_000}, 10_000)
+
+
+def test_a_redelivered_record_is_skipped_not_counted_twice() -> None:
+    # what faust 0.15 did in the kill -9 restart test: a batch's last event came again as the first
+    # of the next batch, and its app usage was added twice
+    evs, _ = generated(20)
+    evs += [usage(f"d{i % 20}", T0 + 30_000 + i * 60, "WINWORD.EXE", 1000 + i) for i in range(50)]
+    recs = records(evs)
+    once, again = GroupState(0, "contoso"), GroupState(0, "contoso")
+    step(once, recs)
+    counts = [step(again, batch).counts["redelivered"] for batch in (recs[:640], recs[639:], recs)]
+    assert counts == [0, 1, len(recs)]  # the last: every record again (a replay onto committed state)
+    assert again.partials.apps == once.partials.apps
+    assert again.partials.metrics == once.partials.metrics
+    assert again.devices == once.devices
+    assert sum(a.usage_ms for a in once.partials.apps.values()) > 0
 
 
 def test_result_does_not_depend_on_batch_boundaries() -> None:
