@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     processor_batch_max: int = Field(default=20_000, ge=1)  # events per take_events batch
     processor_batch_s: float = Field(default=2.0, gt=0)  # or this long, whichever first
     processor_producer_linger_ms: int = Field(default=50, ge=0)  # fill produce requests
+    # a killed worker's partitions wait this long before a restarted or other worker gets them
+    processor_session_timeout_s: float = Field(default=60.0, ge=6.0)
     processor_max_lateness_h: float = Field(default=96.0, gt=0)  # late events accepted this long
     processor_window_grace_h: float = Field(default=1.0, ge=0)  # hour windows kept lateness + grace
     processor_day_retention_days: int = Field(default=30, ge=2)  # daily cells / device days kept

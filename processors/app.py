@@ -46,6 +46,7 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> faust.App:
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=max(4096, settings.processor_batch_max * 2),
         broker_commit_every=settings.processor_batch_max,
+        broker_session_timeout=settings.processor_session_timeout_s,
         table_cleanup_interval=3600.0,
         # one batch emits thousands of small records: let the producer fill requests instead of
         # writing one tiny produce request per record to the socket (the worker's main cost)

@@ -87,15 +87,19 @@ async def flush_changelog(table: Any) -> None:
     await table.app.producer.buffer.flush()
 
 
+def step_config(settings: Settings) -> StepConfig:
+    return StepConfig(
+        AggregateConfig(max_lateness_s=settings.processor_max_lateness_h * 3600.0),
+        window_grace_s=settings.processor_window_grace_h * 3600.0,
+        day_retention_days=settings.processor_day_retention_days,
+    )
+
+
 class Stage1:
     def __init__(
         self, settings: Settings, metrics: ProcessorMetrics, table: Any, aggregates: Any, daily: Any
     ) -> None:
-        self.cfg = StepConfig(
-            AggregateConfig(max_lateness_s=settings.processor_max_lateness_h * 3600.0),
-            window_grace_s=settings.processor_window_grace_h * 3600.0,
-            day_retention_days=settings.processor_day_retention_days,
-        )
+        self.cfg = step_config(settings)
         self.metrics = metrics
         self.table = table
         self.aggregates = aggregates

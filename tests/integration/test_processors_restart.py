@@ -1,16 +1,25 @@
-"""kill -9 a worker mid-stream and restart it: the final aggregates equal an uninterrupted run's."""
+"""kill -9 a worker mid-stream and restart it: its final aggregates equal the pure step's over the
+same records, cell for cell (no event lost, none counted twice)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer
 
+from fleetpulse.settings import load_settings
+from processors.emit import aggregate_messages
+from processors.stage1 import step_config
+from processors.state import GroupState
+from processors.step import Record, step
 from tests.integration.processors_harness import (
     produce_fleet,
     read_topic,
@@ -21,29 +30,12 @@ from tests.integration.processors_harness import (
     wait_processed,
 )
 
-pytestmark = [
-    pytest.mark.kafka,
-    pytest.mark.slow,
-    # Known to fail today: 16 of ~41 000 app cells carry more usage after the kill -9 than in the
-    # uninterrupted run (part of a batch counted twice). It lost device state before (cells scoped
-    # 'unknown'); see docs/reliability.md. Opt in while fixing it; not counted as passing.
-    pytest.mark.skipif(
-        os.environ.get("FLEETPULSE_FAULTS_PROCESSORS") != "1",
-        reason="known failing (app usage double-counted after kill -9); set FLEETPULSE_FAULTS_PROCESSORS=1",
-    ),
-]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+Cells = dict[tuple[Any, ...], dict[str, Any]]
 
 
-def final_cells(bootstrap: str, topic: str) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Last version per (cell, source partition); ``version`` itself depends on batch boundaries."""
-    out: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for _, value in read_topic(bootstrap, topic):
-        for d in value if isinstance(value, list) else [value]:  # one scope's cells per message
-            _keep_latest(out, d)
-    return {k: {f: v for f, v in d.items() if f != "version"} for k, d in out.items()}
-
-
-def _keep_latest(out: dict[tuple[Any, ...], dict[str, Any]], d: dict[str, Any]) -> None:
+def _keep_latest(out: Cells, d: dict[str, Any]) -> None:
     name = d.get("metric") or d.get("app") or d.get("counter")
     key = (
         d["kind"],
@@ -59,6 +51,55 @@ def _keep_latest(out: dict[tuple[Any, ...], dict[str, Any]], d: dict[str, Any]) 
         out[key] = d
 
 
+def _without_version(out: Cells) -> Cells:
+    # ``version`` is the last batch's highest offset: it depends on batch boundaries
+    return {k: {f: v for f, v in d.items() if f != "version"} for k, d in out.items()}
+
+
+def final_cells(bootstrap: str, topic: str) -> Cells:
+    """Last version per (cell, source partition) of the committed aggregate records."""
+    out: Cells = {}
+    for _, value in read_topic(bootstrap, topic):
+        for d in value if isinstance(value, list) else [value]:  # one scope's cells per message
+            _keep_latest(out, d)
+    return _without_version(out)
+
+
+def read_partitions(bootstrap: str, topic: str) -> dict[int, list[Record]]:
+    """Every record of ``topic`` as (offset, event) per partition, in offset order."""
+
+    async def run() -> dict[int, list[Record]]:
+        c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        await c.start()
+        out: dict[int, list[Record]] = defaultdict(list)
+        try:
+            while got := await c.getmany(timeout_ms=3000, max_records=50_000):
+                for tp, msgs in got.items():
+                    out[tp.partition] += [(m.offset, orjson.loads(m.value)) for m in msgs]
+        finally:
+            await c.stop()
+        return dict(out)
+
+    return asyncio.run(run())
+
+
+def expected_cells(by_partition: dict[int, list[Record]]) -> Cells:
+    """The pure step over each (partition, tenant) in one batch (emitted cells do not depend on
+    batch boundaries: tests/unit/test_processors_step.py)."""
+    cfg = step_config(load_settings())
+    out: Cells = {}
+    for partition, records in by_partition.items():
+        by_tenant: dict[str, list[Record]] = defaultdict(list)
+        for off, ev in records:
+            by_tenant[ev["ext"]["ingest"]["tenant"]].append((off, ev))
+        for tenant, recs in by_tenant.items():
+            g = GroupState(partition, tenant)
+            res = step(g, recs, cfg)
+            for _, d in aggregate_messages(g, res.changed):
+                _keep_latest(out, d)
+    return _without_version(out)
+
+
 def processed(log: Path) -> int:
     return sum(
         orjson.loads(line).get("processed", 0)
@@ -67,38 +108,33 @@ def processed(log: Path) -> int:
     )
 
 
-def test_kill_9_and_restart_equals_uninterrupted_run(kafka_bootstrap: str, tmp_path: Path) -> None:
-    cfg = sim_config(devices=120, days=5)
-    ref_env, env = topics_env(kafka_bootstrap), topics_env(kafka_bootstrap)
-    _, n = produce_fleet(kafka_bootstrap, ref_env["FLEETPULSE_TOPIC_EVENTS"], cfg)
-    produce_fleet(kafka_bootstrap, env["FLEETPULSE_TOPIC_EVENTS"], cfg)
+def test_kill_9_and_restart_equals_the_pure_step(kafka_bootstrap: str, tmp_path: Path) -> None:
+    env = {
+        **topics_env(kafka_bootstrap),
+        "FLEETPULSE_PROCESSOR_BATCH_MAX": "700",
+        # the restarted worker gets the partitions once the killed one's session expired
+        "FLEETPULSE_PROCESSOR_SESSION_TIMEOUT_S": "8",
+    }
+    _, n = produce_fleet(kafka_bootstrap, env["FLEETPULSE_TOPIC_EVENTS"], sim_config(devices=120, days=5))
+    expected = expected_cells(read_partitions(kafka_bootstrap, env["FLEETPULSE_TOPIC_EVENTS"]))
 
-    ref_log = tmp_path / "ref.log"
-    ref = start_worker({**ref_env, "FLEETPULSE_PROCESSOR_BATCH_MAX": "2000"}, ref_log)
-    try:
-        wait_processed(ref, ref_log, n)
-    finally:
-        stop_worker(ref)
-
-    log = tmp_path / "crash.log"
-    small = {**env, "FLEETPULSE_PROCESSOR_BATCH_MAX": "700"}  # other batch boundaries on purpose
-    worker = start_worker(small, log)
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log)
     deadline = time.monotonic() + 120
     while processed(log) < n // 3:
         assert worker.poll() is None, log.read_text()[-3000:]
         assert time.monotonic() < deadline, "no progress"
-        time.sleep(0.2)
+        time.sleep(0.1)
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(30)
-    worker = start_worker(small, log)
+    worker = start_worker(env, log)
     try:
         wait_processed(worker, log, n)  # the log also counts the lines before the kill; idle ends it
     finally:
         stop_worker(worker)
 
-    expected = final_cells(kafka_bootstrap, ref_env["FLEETPULSE_TOPIC_AGGREGATES"])
     got = final_cells(kafka_bootstrap, env["FLEETPULSE_TOPIC_AGGREGATES"])
-    assert expected
+    assert len(expected) > 10_000
     assert got.keys() == expected.keys()
     differ = sorted(k for k in expected if got[k] != expected[k])
     sample = [
