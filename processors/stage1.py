@@ -95,6 +95,18 @@ def step_config(settings: Settings) -> StepConfig:
     )
 
 
+async def send_in_transaction(
+    table: Any, source_topic: str, source_partition: int, topic: Any, key: bytes, value: bytes, partition: int
+) -> None:
+    """Send into the transaction of the source partition (the one its offsets commit in). faust
+    picks a transaction only for topics its consumer has metadata for, i.e. subscribed ones:
+    ``topic.send`` put the aggregate records outside any transaction (no commit markers in the
+    topic), and in the aggregates role the device-daily ones too."""
+    app = table.app
+    tid = f"{app.conf.id}-{app.assignor.group_for_topic(source_topic)}-{source_partition}"
+    await app.producer.send(topic.get_topic_name(), key, value, partition, None, None, transactional_id=tid)
+
+
 class Stage1:
     def __init__(
         self, settings: Settings, metrics: ProcessorMetrics, table: Any, aggregates: Any, daily: Any
@@ -106,6 +118,7 @@ class Stage1:
         self.daily = daily
         self.n_aggregates = settings.partitions_aggregates
         self.n_events = settings.partitions_events
+        self.topic_events = settings.topic_events
         self.groups: dict[int, dict[str, GroupState]] = {}
 
     def on_revoked(self, sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
@@ -189,6 +202,9 @@ class Stage1:
     def _put(self, partition: int, key: str, value: bytes | None) -> None:
         put_state(self.table, partition, key, value)
 
+    async def _send(self, source: int, topic: Any, key: bytes, value: bytes, partition: int) -> None:
+        await send_in_transaction(self.table, self.topic_events, source, topic, key, value, partition)
+
     async def _emit(self, g: GroupState, res: StepResult) -> int:
         p = g.partition
         for ck in res.changed:
@@ -203,10 +219,10 @@ class Stage1:
         # one message per scope (key) with every changed cell of it: the per-message cost of the
         # producer, not the aggregation, bounds a worker (docs/processors.md)
         for key, docs in pack_by_key(aggregate_messages(g, res.changed)).items():
-            await self.aggregates.send(key=key.encode(), value=orjson.dumps(docs), partition=out_p)
+            await self._send(p, self.aggregates, key.encode(), orjson.dumps(docs), out_p)
             n += 1
         for key, doc in device_daily_messages(g, res.device_days, self.n_events):
-            await self.daily.send(key=key.encode(), value=orjson.dumps(doc), partition=p)
+            await self._send(p, self.daily, key.encode(), orjson.dumps(doc), p)
             n += 1
         return n
 
@@ -221,7 +237,7 @@ class Stage1:
             for tenant in sorted(tenants):
                 if (p, tenant) not in stepped:
                     doc = tick_message(tenant, p, wm, self.n_events)
-                    await self.daily.send(key=tenant.encode(), value=orjson.dumps(doc), partition=p)
+                    await self._send(p, self.daily, tenant.encode(), orjson.dumps(doc), p)
 
     def _observe(self, res: StepResult, emit_s: float) -> None:
         m = self.metrics
