@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,6 +118,9 @@ class Settings(BaseSettings):
 
     # -- processors (processors/): faust workers, windows, regression detection
     processor_app_id: str = "fleetpulse-processors"
+    # all: one process does both stages (the local stack); aggregates: stage 1 only, scale freely;
+    # regressions: stage 2 only, exactly one worker (a tenant's days need every device-daily partition)
+    processor_role: Literal["all", "aggregates", "regressions"] = "all"
     processor_batch_max: int = Field(default=20_000, ge=1)  # events per take_events batch
     processor_batch_s: float = Field(default=2.0, gt=0)  # or this long, whichever first
     processor_producer_linger_ms: int = Field(default=50, ge=0)  # fill produce requests

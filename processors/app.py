@@ -30,10 +30,17 @@ from processors.stage2 import Stage2
 log = logging.getLogger("fleetpulse.processors")
 
 
+def app_id(settings: Settings) -> str:
+    """The faust app (consumer group, transactional ids, changelogs) of a role: the regressions
+    role is its own group, so aggregate workers scale without taking device-daily partitions."""
+    suffix = "-regressions" if settings.processor_role == "regressions" else ""
+    return settings.processor_app_id + suffix
+
+
 def create_app(settings: Settings, registry: CollectorRegistry) -> faust.App:
     (settings.data_dir / "processors").mkdir(parents=True, exist_ok=True)  # faust makes one level only
     app = faust.App(
-        settings.processor_app_id,
+        app_id(settings),
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         autodiscover=False,
@@ -60,58 +67,62 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> faust.App:
     )
     metrics = build_metrics(registry)
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
-    events = app.topic(settings.topic_events, partitions=settings.partitions_events, **raw)
-    aggregates = app.topic(settings.topic_aggregates, partitions=settings.partitions_aggregates, **raw)
     # co-partitioned with the events: stage-1 output to partition p commits with source partition p
     daily = app.topic(
         settings.topic_device_daily, partitions=settings.partitions_events, internal=True, **raw
     )
-    baselines = app.topic(settings.topic_baselines, partitions=1, internal=True, compacting=True, **raw)
-    state1 = app.Table("stage1", partitions=settings.partitions_events, key_type=bytes, value_type=bytes)
-    state2 = app.Table("stage2", partitions=settings.partitions_events, key_type=bytes, value_type=bytes)
-    stage1 = Stage1(settings, metrics, state1, aggregates, daily)
-    stage2 = Stage2(settings, metrics, state2)
-    # rebuild state from the tables after a rebalance (mode types receivers as positional-only)
-    app.on_partitions_revoked.connect(stage1.on_revoked)  # type: ignore[arg-type]
-    app.on_partitions_revoked.connect(stage2.on_revoked)  # type: ignore[arg-type]
-
     busy: dict[str, bool] = {}  # agent -> inside its handler (not waiting for input)
+    agents: list[tuple[str, Any, Any]] = []
 
-    async def aggregate_agent(stream: faust.StreamT[bytes]) -> None:
-        async for batch in stream.take_events(  # type: ignore[attr-defined]  # Stream has it, StreamT not
-            settings.processor_batch_max, within=settings.processor_batch_s
-        ):
-            busy["aggregate"] = True
-            await stage1.handle(batch)
-            busy["aggregate"] = False
-            _progress(metrics, "aggregate")
+    if settings.processor_role in ("all", "aggregates"):
+        events = app.topic(settings.topic_events, partitions=settings.partitions_events, **raw)
+        aggregates = app.topic(settings.topic_aggregates, partitions=settings.partitions_aggregates, **raw)
+        state1 = app.Table("stage1", partitions=settings.partitions_events, key_type=bytes, value_type=bytes)
+        stage1 = Stage1(settings, metrics, state1, aggregates, daily)
+        # rebuild state from the table after a rebalance (mode types receivers as positional-only)
+        app.on_partitions_revoked.connect(stage1.on_revoked)  # type: ignore[arg-type]
 
-    async def regressions_agent(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            busy["regressions"] = True
-            await stage2.handle(event.message.partition, event.value)
-            busy["regressions"] = False
-            _progress(metrics, "regressions")
+        async def aggregate_agent(stream: faust.StreamT[bytes]) -> None:
+            async for batch in stream.take_events(  # type: ignore[attr-defined]  # Stream has it, StreamT not
+                settings.processor_batch_max, within=settings.processor_batch_s
+            ):
+                busy["aggregate"] = True
+                await stage1.handle(batch)
+                busy["aggregate"] = False
+                _progress(metrics, "aggregate")
 
-    async def baselines_agent(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            stage2.baseline(event.message.partition, event.key, event.value)
-            _progress(metrics, "baselines")
+        agents.append(("aggregate", aggregate_agent, events))
+
+    if settings.processor_role in ("all", "regressions"):
+        baselines = app.topic(settings.topic_baselines, partitions=1, internal=True, compacting=True, **raw)
+        state2 = app.Table("stage2", partitions=settings.partitions_events, key_type=bytes, value_type=bytes)
+        stage2 = Stage2(settings, metrics, state2)
+        app.on_partitions_revoked.connect(stage2.on_revoked)  # type: ignore[arg-type]
+
+        async def regressions_agent(stream: faust.StreamT[bytes]) -> None:
+            async for event in stream.events():
+                busy["regressions"] = True
+                await stage2.handle(event.message.partition, event.value)
+                busy["regressions"] = False
+                _progress(metrics, "regressions")
+
+        async def baselines_agent(stream: faust.StreamT[bytes]) -> None:
+            async for event in stream.events():
+                stage2.baseline(event.message.partition, event.key, event.value)
+                _progress(metrics, "baselines")
+
+        agents += [("regressions", regressions_agent, daily), ("baselines", baselines_agent, baselines)]
 
     async def idle_heartbeat() -> None:
         # an agent waiting for input is alive: only one stuck inside its handler stops progressing
         # (FleetpulseProcessorAgentStalled); a dead fetcher shows as growing consumer lag instead
-        for name in ("aggregate", "regressions", "baselines"):
+        for name, _, _ in agents:
             if not busy.get(name, False):
                 metrics.agent_last_progress.labels(name).set(time.time())
 
     app.timer(interval=10.0)(idle_heartbeat)
 
-    for name, fn, topic in (
-        ("aggregate", aggregate_agent, events),
-        ("regressions", regressions_agent, daily),
-        ("baselines", baselines_agent, baselines),
-    ):
+    for name, fn, topic in agents:
         agent = app.agent(topic, name=name)(fn)
         # faust passes its own on_error to every agent and has no setter: replace it
         agent._on_error = _on_agent_error(metrics, name)  # type: ignore[attr-defined]
