@@ -83,6 +83,7 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> faust.App:
         app.on_partitions_revoked.connect(stage1.on_revoked)  # type: ignore[arg-type]
 
         async def aggregate_agent(stream: faust.StreamT[bytes]) -> None:
+            await daily.maybe_declare()  # stage 1 sends to it without subscribing (role aggregates)
             async for batch in stream.take_events(  # type: ignore[attr-defined]  # Stream has it, StreamT not
                 settings.processor_batch_max, within=settings.processor_batch_s
             ):

@@ -1,4 +1,5 @@
-"""The simulated fleet straight onto the events topic -> a real worker -> exactly the injected regressions."""
+"""The simulated fleet straight onto the events topic -> real workers, one per role (stage 1, stage 2,
+as docker-compose.yml runs them) -> exactly the injected regressions."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.processors_harness import (
+    free_port,
     produce_fleet,
     read_topic,
     sim_config,
@@ -24,13 +26,19 @@ def test_injected_regressions_found_with_their_causes(kafka_bootstrap: str, tmp_
     manifest, n = produce_fleet(
         kafka_bootstrap, env["FLEETPULSE_TOPIC_EVENTS"], sim_config(devices=400, days=14)
     )
-    log = tmp_path / "worker.log"
-    worker = start_worker(env, log)
+    log, log2 = tmp_path / "aggregates.log", tmp_path / "regressions.log"
+    worker = start_worker({**env, "FLEETPULSE_PROCESSOR_ROLE": "aggregates"}, log)
+    port2 = str(free_port())
+    role2 = {"FLEETPULSE_PROCESSOR_ROLE": "regressions", "FLEETPULSE_PROCESSOR_METRICS_PORT": port2}
+    worker2 = start_worker({**env, **role2}, log2)
     try:
         wait_processed(worker, log, n)
+        wait_processed(worker2, log2, 0)  # stage 2: until its log has been idle
         assert worker.poll() is None, log.read_text()[-3000:]
+        assert worker2.poll() is None, log2.read_text()[-3000:]
     finally:
         stop_worker(worker)
+        stop_worker(worker2)
     docs = [d for _, d in read_topic(kafka_bootstrap, env["FLEETPULSE_TOPIC_REGRESSIONS"])]
     opened = {(d["scope_type"], d["scope"], d["metric"]): d for d in docs if d["status"] == "open"}
     truth = {i.name: i for i in manifest.injections}
