@@ -110,10 +110,10 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def read_topic(bootstrap: str, topic: str, idle_s: float = 5.0) -> list[tuple[bytes | None, dict[str, Any]]]:
-    """Every committed record of ``topic`` (read until ``idle_s`` without a new one)."""
+def read_messages(bootstrap: str, topic: str, idle_s: float = 5.0) -> list[Any]:
+    """Every committed record of ``topic`` as aiokafka records (read until ``idle_s`` without one)."""
 
-    async def run() -> list[tuple[bytes | None, dict[str, Any]]]:
+    async def run() -> list[Any]:
         c = AIOKafkaConsumer(
             topic,
             bootstrap_servers=bootstrap,
@@ -122,18 +122,22 @@ def read_topic(bootstrap: str, topic: str, idle_s: float = 5.0) -> list[tuple[by
             enable_auto_commit=False,
         )
         await c.start()
-        out: list[tuple[bytes | None, dict[str, Any]]] = []
+        out: list[Any] = []
         try:
-            while True:
-                got = await c.getmany(timeout_ms=int(idle_s * 1000), max_records=50_000)
-                if not got:
-                    return out
+            while got := await c.getmany(timeout_ms=int(idle_s * 1000), max_records=50_000):
                 for msgs in got.values():
-                    out += [(m.key, orjson.loads(m.value)) for m in msgs if m.value is not None]
+                    out += msgs
         finally:
             await c.stop()
+        return out
 
     return asyncio.run(run())
+
+
+def read_topic(bootstrap: str, topic: str, idle_s: float = 5.0) -> list[tuple[bytes | None, dict[str, Any]]]:
+    """Every committed record of ``topic`` as (key, decoded JSON value), tombstones skipped."""
+    records = read_messages(bootstrap, topic, idle_s)
+    return [(m.key, orjson.loads(m.value)) for m in records if m.value is not None]
 
 
 def count_committed(bootstrap: str, topic: str) -> int:

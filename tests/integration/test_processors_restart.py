@@ -22,6 +22,7 @@ from processors.state import GroupState
 from processors.step import Record, step
 from tests.integration.processors_harness import (
     produce_fleet,
+    read_messages,
     read_topic,
     sim_config,
     start_worker,
@@ -67,20 +68,10 @@ def final_cells(bootstrap: str, topic: str) -> Cells:
 
 def read_partitions(bootstrap: str, topic: str) -> dict[int, list[Record]]:
     """Every record of ``topic`` as (offset, event) per partition, in offset order."""
-
-    async def run() -> dict[int, list[Record]]:
-        c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-        await c.start()
-        out: dict[int, list[Record]] = defaultdict(list)
-        try:
-            while got := await c.getmany(timeout_ms=3000, max_records=50_000):
-                for tp, msgs in got.items():
-                    out[tp.partition] += [(m.offset, orjson.loads(m.value)) for m in msgs]
-        finally:
-            await c.stop()
-        return dict(out)
-
-    return asyncio.run(run())
+    out: dict[int, list[Record]] = defaultdict(list)
+    for m in read_messages(bootstrap, topic, idle_s=3.0):
+        out[m.partition].append((m.offset, orjson.loads(m.value)))
+    return dict(out)
 
 
 def control_records(bootstrap: str, topic: str, partitions: int) -> int:
