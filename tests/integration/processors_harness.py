@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.kafka import create_topics
 from ingest.simulator import Manifest, Simulation, SimulationConfig
@@ -69,53 +71,74 @@ def topics_env(bootstrap: str, partitions: int = 6) -> dict[str, str]:
     return env
 
 
-def produce_fleet(bootstrap: str, topic: str, cfg: SimulationConfig) -> tuple[Manifest, int]:
-    """Every record wrapped like the collector does (ext.ingest, tenant contoso, key = lower device id)."""
+def fleet_records(cfg: SimulationConfig) -> tuple[Manifest, list[tuple[bytes, bytes]]]:
+    """Every record of the simulated fleet as (key, value), wrapped like the collector does
+    (ext.ingest, tenant contoso, key = lower device id)."""
     sim = Simulation(cfg)
+    out = [
+        (
+            r["ext"]["device"]["localId"].lower().encode(),
+            orjson.dumps(
+                {
+                    **r,
+                    "ext": {
+                        **r["ext"],
+                        "ingest": {"time": r["time"], "clientIp": "127.0.0.1", "tenant": "contoso"},
+                    },
+                }
+            ),
+        )
+        for batch in sim.batches()
+        for r in batch
+    ]
+    return sim.manifest(), out
 
-    async def run() -> int:
+
+def produce_records(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> int:
+    async def run() -> None:
         prod = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20)
         await prod.start()
-        n = 0
         try:
-            for batch in sim.batches():
-                for r in batch:
-                    rec = {
-                        **r,
-                        "ext": {
-                            **r["ext"],
-                            "ingest": {"time": r["time"], "clientIp": "127.0.0.1", "tenant": "contoso"},
-                        },
-                    }
-                    await prod.send(
-                        topic, orjson.dumps(rec), key=r["ext"]["device"]["localId"].lower().encode()
-                    )
-                    n += 1
+            for key, value in records:
+                await prod.send(topic, value, key=key)
             await prod.flush()
         finally:
             await prod.stop()
-        return n
 
-    n = asyncio.run(run())
-    return sim.manifest(), n
+    asyncio.run(run())
+    return len(records)
+
+
+def produce_fleet(bootstrap: str, topic: str, cfg: SimulationConfig) -> tuple[Manifest, int]:
+    manifest, records = fleet_records(cfg)
+    return manifest, produce_records(bootstrap, topic, records)
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A worker process logging to ``log``, its data directory next to it (one per log, like one
+    per host), not in the checkout."""
     return subprocess.Popen(
         [sys.executable, "-m", "processors.cli", "process"],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**os.environ, "FLEETPULSE_DATA_DIR": str(log.with_suffix(".data")), **env},
         stdout=subprocess.DEVNULL,
         stderr=log.open("ab"),
     )
 
 
+async def partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    # a consumer fetches metadata only for the topics it wants: ask for this one (no public call)
+    consumer._client.add_topic(topic)
+    await consumer._client.force_metadata_update()
+    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+
+
 def read_messages(bootstrap: str, topic: str, idle_s: float = 5.0) -> list[Any]:
-    """Every committed record of ``topic`` as aiokafka records (read until ``idle_s`` without one)."""
+    """Every committed record of ``topic`` as aiokafka records: read up to the partitions' last
+    stable offsets as of the start (or until ``idle_s`` without a record)."""
 
     async def run() -> list[Any]:
         c = AIOKafkaConsumer(
-            topic,
             bootstrap_servers=bootstrap,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
@@ -124,7 +147,14 @@ def read_messages(bootstrap: str, topic: str, idle_s: float = 5.0) -> list[Any]:
         await c.start()
         out: list[Any] = []
         try:
-            while got := await c.getmany(timeout_ms=int(idle_s * 1000), max_records=50_000):
+            tps = await partitions(c, topic)
+            c.assign(tps)
+            await c.seek_to_beginning(*tps)
+            ends = await c.end_offsets(tps)
+            while [tp for tp in tps if await c.position(tp) < ends[tp]]:
+                got = await c.getmany(timeout_ms=int(idle_s * 1000), max_records=50_000)
+                if not got:
+                    break
                 for msgs in got.values():
                     out += msgs
         finally:
@@ -144,26 +174,65 @@ def count_committed(bootstrap: str, topic: str) -> int:
     return len(read_topic(bootstrap, topic, idle_s=2.0))
 
 
-def wait_processed(
-    worker: subprocess.Popen[bytes], log: Path, n: int, timeout_s: float = 240.0, idle_s: float = 12.0
-) -> None:
-    """Until the stage-1 logs account for ``n`` events and the log has been idle for ``idle_s``."""
-    deadline = time.monotonic() + timeout_s
-    last_size, last_change = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        assert worker.poll() is None, log.read_text()[-3000:]
-        text = log.read_bytes()
-        done = sum(
-            orjson.loads(line).get("processed", 0)
-            for line in text.splitlines()
-            if line.startswith(b"{") and b'"msg": "batch"' in line
+def processed(log: Path) -> int:
+    """Events the stage-1 batches in a worker's log folded in (a batch read again after an abort
+    counts again)."""
+    return sum(
+        orjson.loads(line).get("processed", 0)
+        for line in log.read_bytes().splitlines()
+        if line.startswith(b"{") and b'"msg": "batch"' in line
+    )
+
+
+def caught_up(bootstrap: str, group: str, topic: str) -> bool:
+    """Whether ``group`` committed past every committed record of ``topic`` (a transactional
+    topic ends in commit markers, which a consumer never commits past: they do not count)."""
+
+    async def run() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        c = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
         )
-        if len(text) != last_size:
-            last_size, last_change = len(text), time.monotonic()
-        if done >= n and time.monotonic() - last_change >= idle_s:
-            return
-        time.sleep(1.0)
-    raise AssertionError(f"worker did not finish: {log.read_text()[-3000:]}")
+        await admin.start()
+        await c.start()
+        try:
+            committed = {tp: m.offset for tp, m in (await admin.list_consumer_group_offsets(group)).items()}
+            ends = await c.end_offsets(await partitions(c, topic))
+            behind = [tp for tp, end in ends.items() if committed.get(tp, 0) < end]
+            if not behind:
+                return True
+            c.assign(behind)
+            for tp in behind:
+                c.seek(tp, committed.get(tp, 0))
+            while [tp for tp in behind if await c.position(tp) < ends[tp]]:
+                got = await c.getmany(timeout_ms=500, max_records=1)
+                if any(got.values()):
+                    return False
+                if not got:
+                    break
+            return True
+        finally:
+            await c.stop()
+            await admin.close()
+
+    return asyncio.run(run())
+
+
+def wait_committed(
+    bootstrap: str,
+    group: str,
+    topic: str,
+    workers: Sequence[subprocess.Popen[bytes]],
+    timeout_s: float = 240.0,
+) -> None:
+    """Until ``group`` committed every record of ``topic``: the exact end of a worker's job (its
+    outputs commit in the same transactions as those offsets)."""
+    deadline = time.monotonic() + timeout_s
+    while not caught_up(bootstrap, group, topic):
+        for w in workers:
+            assert w.poll() is None, f"worker exited with {w.returncode}"
+        assert time.monotonic() < deadline, f"{group} never committed every record of {topic}"
+        time.sleep(0.5)
 
 
 def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 60.0) -> bool:

@@ -15,7 +15,7 @@ from tests.integration.processors_harness import (
     start_worker,
     stop_worker,
     topics_env,
-    wait_processed,
+    wait_committed,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 def test_injected_regressions_found_with_their_causes(kafka_bootstrap: str, tmp_path: Path) -> None:
     env = topics_env(kafka_bootstrap)
-    manifest, n = produce_fleet(
+    manifest, _ = produce_fleet(
         kafka_bootstrap, env["FLEETPULSE_TOPIC_EVENTS"], sim_config(devices=400, days=14)
     )
     log, log2 = tmp_path / "aggregates.log", tmp_path / "regressions.log"
@@ -32,8 +32,16 @@ def test_injected_regressions_found_with_their_causes(kafka_bootstrap: str, tmp_
     role2 = {"FLEETPULSE_PROCESSOR_ROLE": "regressions", "FLEETPULSE_PROCESSOR_METRICS_PORT": port2}
     worker2 = start_worker({**env, **role2}, log2)
     try:
-        wait_processed(worker, log, n)
-        wait_processed(worker2, log2, 0)  # stage 2: until its log has been idle
+        wait_committed(
+            kafka_bootstrap, env["FLEETPULSE_PROCESSOR_APP_ID"], env["FLEETPULSE_TOPIC_EVENTS"], [worker]
+        )
+        # stage 2 reads what stage 1 committed: done once it committed all of that too
+        wait_committed(
+            kafka_bootstrap,
+            env["FLEETPULSE_PROCESSOR_APP_ID"] + "-regressions",
+            env["FLEETPULSE_TOPIC_DEVICE_DAILY"],
+            [worker2],
+        )
         assert worker.poll() is None, log.read_text()[-3000:]
         assert worker2.poll() is None, log2.read_text()[-3000:]
     finally:
