@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from functools import partial
 from typing import Any
 
 import faust
@@ -26,6 +27,7 @@ from processors.logs import json_handler
 from processors.metrics import ProcessorMetrics, build_metrics
 from processors.stage1 import Stage1
 from processors.stage2 import Stage2
+from processors.transactions import App, handle_in_transaction
 
 log = logging.getLogger("fleetpulse.processors")
 
@@ -39,7 +41,7 @@ def app_id(settings: Settings) -> str:
 
 def create_app(settings: Settings, registry: CollectorRegistry) -> faust.App:
     (settings.data_dir / "processors").mkdir(parents=True, exist_ok=True)  # faust makes one level only
-    app = faust.App(
+    app = App(
         app_id(settings),
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
@@ -100,16 +102,19 @@ def create_app(settings: Settings, registry: CollectorRegistry) -> faust.App:
         stage2 = Stage2(settings, metrics, state2)
         app.on_partitions_revoked.connect(stage2.on_revoked)  # type: ignore[arg-type]
 
+        # acked by hand, each in its partition's open transaction (processors/transactions.py)
         async def regressions_agent(stream: faust.StreamT[bytes]) -> None:
-            async for event in stream.events():
+            async for event in stream.noack().events():  # type: ignore[attr-defined]  # Stream has it
                 busy["regressions"] = True
-                await stage2.handle(event.message.partition, event.value)
+                work = partial(stage2.handle, event.message.partition, event.value)
+                await handle_in_transaction(app, metrics, event, work)
                 busy["regressions"] = False
                 _progress(metrics, "regressions")
 
         async def baselines_agent(stream: faust.StreamT[bytes]) -> None:
-            async for event in stream.events():
-                stage2.baseline(event.message.partition, event.key, event.value)
+            async for event in stream.noack().events():  # type: ignore[attr-defined]  # Stream has it
+                work = partial(stage2.baseline, event.message.partition, event.key, event.value)
+                await handle_in_transaction(app, metrics, event, work)
                 _progress(metrics, "baselines")
 
         agents += [("regressions", regressions_agent, daily), ("baselines", baselines_agent, baselines)]

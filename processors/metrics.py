@@ -24,6 +24,7 @@ class ProcessorMetrics:
     late_events: Counter
     quarantined: Counter
     redelivered: Counter
+    deferred: Counter
     decode_errors: Counter
     consumer_lag: Gauge
     regressions_opened: Counter
@@ -65,6 +66,12 @@ def build_metrics(registry: CollectorRegistry) -> ProcessorMetrics:
         redelivered=Counter(
             p + "redelivered_events",
             "Events delivered again at or below their group's applied offset; skipped",
+            registry=registry,
+        ),
+        deferred=Counter(
+            p + "deferred_events",
+            "Events that arrived after their partition's transaction ended (stopping, rebalancing); "
+            "left unacked for the partition's next owner",
             registry=registry,
         ),
         decode_errors=Counter(

@@ -8,11 +8,9 @@ changelog with the *explicit* source partition, aggregates and device-daily reco
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -32,6 +30,7 @@ from processors.state import (
     restore,
 )
 from processors.step import Record, StepConfig, StepResult, step
+from processors.transactions import forget, holding_commits, send_in_transaction, split_open
 
 log = logging.getLogger("fleetpulse.processors.stage1")
 
@@ -47,24 +46,6 @@ def pack_by_key(messages: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, lis
 def table_items(data: Any) -> Iterable[tuple[str, bytes]]:
     for k, v in list(data.items()):
         yield (k.decode() if isinstance(k, bytes) else str(k)), v
-
-
-@asynccontextmanager
-async def holding_commits(consumer: Any) -> AsyncIterator[None]:
-    """No offset commit while a batch writes its state: with ``exactly_once`` faust commits, on a
-    timer, every write sent so far with the offsets acked so far. Mid-batch that would commit part
-    of a batch's state without its offsets, and a crash would then replay the batch onto state that
-    already holds part of it (the restart test's double-counted cells). A commit that comes due
-    meanwhile waits for this one to end and is skipped; the next one takes everything, the batch's
-    offsets included (the caller acks its events before leaving the hold). (faust has no
-    public hook for this; ``_commit_fut`` is the future its own concurrent commits wait on.)"""
-    await consumer.maybe_wait_for_commit_to_finish()
-    fut = consumer._commit_fut = asyncio.get_running_loop().create_future()
-    try:
-        yield
-    finally:
-        consumer._commit_fut = None
-        fut.set_result(None)
 
 
 def put_state(table: Any, partition: int, key: str, value: bytes | None) -> None:
@@ -93,18 +74,6 @@ def step_config(settings: Settings) -> StepConfig:
         window_grace_s=settings.processor_window_grace_h * 3600.0,
         day_retention_days=settings.processor_day_retention_days,
     )
-
-
-async def send_in_transaction(
-    table: Any, source_topic: str, source_partition: int, topic: Any, key: bytes, value: bytes, partition: int
-) -> None:
-    """Send into the transaction of the source partition (the one its offsets commit in). faust
-    picks a transaction only for topics its consumer has metadata for, i.e. subscribed ones:
-    ``topic.send`` put the aggregate records outside any transaction (no commit markers in the
-    topic), and in the aggregates role the device-daily ones too."""
-    app = table.app
-    tid = f"{app.conf.id}-{app.assignor.group_for_topic(source_topic)}-{source_partition}"
-    await app.producer.send(topic.get_topic_name(), key, value, partition, None, None, transactional_id=tid)
 
 
 class Stage1:
@@ -146,6 +115,23 @@ class Stage1:
     async def handle(self, batch: Sequence[Any]) -> None:
         m = self.metrics
         m.batch_size.observe(len(batch))
+        app = self.table.app
+        async with holding_commits(app.consumer):
+            # a batch can reach here after faust ended its partitions' transactions (stopping,
+            # rebalancing; checked inside the hold, as a commit may have run while it waited):
+            # nothing of it could commit, so it is left for the partitions' next owner
+            batch, closed = split_open(app, batch)
+            for event in closed:
+                forget(app, event)
+            m.deferred.inc(len(closed))
+            await self._apply(self._decode(batch))
+            # acked inside the hold: take_events acks only after the handler returned, with awaits
+            # in between where a commit could take this batch's state without its offsets
+            for event in batch:
+                event.ack()
+
+    def _decode(self, batch: Sequence[Any]) -> dict[tuple[int, str], list[Record]]:
+        """Group a batch's events by (source partition, tenant), in offset order."""
         t0 = time.perf_counter()
         by_group: dict[tuple[int, str], list[Record]] = {}
         for event in batch:
@@ -153,18 +139,13 @@ class Stage1:
                 ev = orjson.loads(event.value)
                 tenant = str(ev["ext"]["ingest"]["tenant"])
             except (orjson.JSONDecodeError, KeyError, TypeError):
-                m.decode_errors.inc()
+                self.metrics.decode_errors.inc()
                 continue
             msg = event.message
             by_group.setdefault((msg.partition, tenant), []).append((msg.offset, ev))
-        m.step_seconds.labels("decode").observe(time.perf_counter() - t0)
-        m.events.labels("decode").inc(len(batch))
-        async with holding_commits(self.table.app.consumer):
-            await self._apply(by_group)
-            # acked inside the hold: take_events acks only after the handler returned, with awaits
-            # in between where a commit could take this batch's state without its offsets
-            for event in batch:
-                event.ack()
+        self.metrics.step_seconds.labels("decode").observe(time.perf_counter() - t0)
+        self.metrics.events.labels("decode").inc(len(batch))
+        return by_group
 
     async def _apply(self, by_group: dict[tuple[int, str], list[Record]]) -> None:
         """Step and emit every (partition, tenant) group of one batch, ticks, changelog flushed."""

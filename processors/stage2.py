@@ -135,7 +135,7 @@ class Stage2:
     def _put(self, partition: int, key: str, value: bytes | None) -> None:
         put_state(self.table, partition, key, value)
 
-    def baseline(self, partition: int, key: bytes | None, value: bytes | None) -> None:
+    async def baseline(self, partition: int, key: bytes | None, value: bytes | None) -> None:
         """A named baseline published (value = snapshot JSON) or deleted (tombstone); key tenant|name."""
         if key is None:
             return
@@ -146,6 +146,7 @@ class Stage2:
         else:
             per[name] = from_dict(orjson.loads(value))
         self._put(partition, SEP.join(("B", tenant, name)), value)
+        await flush_changelog(self.table)
 
     async def handle(self, partition: int, value: bytes) -> None:
         tenants, baselines = self._state()

@@ -1,0 +1,189 @@
+"""Kafka transactions at the edges of a partition's ownership (faust 0.15.3, ``exactly_once``).
+
+faust ends every transaction (commits without beginning a new one) when the worker stops and
+when a rebalance revokes its partitions, after waiting for the streams to drain. A record can
+still slip in after that (one stage-2 record in the rebalance test), and then:
+
+* an agent writing for it fails (aiokafka refuses a send outside a transaction) and crashes
+  the worker, exit 70 instead of 0 on SIGTERM;
+* faust's second end-of-transactions commit sends its offset to a producer with no transaction
+  open: ``IllegalOperation('Not in the middle of a transaction')`` stops the consumer from
+  stopping, its thread keeps the process alive, and SIGTERM never ends the worker.
+
+(faust itself acks the records it skips while its flow is suspended, so late acks are normal.)
+So the agents handle a record only while its partition's transaction is open (else it stays
+unacked, and its partition's next owner, or this worker after a restart, reads it again from the
+committed offset), and the producer never sends offsets to a transaction that is not open.
+Rebalances need one more thing, :class:`OwnedTransactionsManager`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import faust
+from faust.transport.consumer import TransactionManager
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP
+
+from processors.metrics import ProcessorMetrics
+
+log = logging.getLogger("fleetpulse.processors.transactions")
+
+
+def transaction_id(app: Any, topic: str, partition: int) -> str:
+    """faust's transactional id of a source partition (``{app id}-{topic group}-{partition}``)."""
+    return f"{app.conf.id}-{app.assignor.group_for_topic(topic)}-{partition}"
+
+
+def transaction_open(app: Any, topic: str, partition: int) -> bool:
+    producer = app.producer._transaction_producers.get(transaction_id(app, topic, partition))
+    return producer is not None and bool(producer._txn_manager.is_in_transaction())
+
+
+@asynccontextmanager
+async def holding_commits(consumer: Any) -> AsyncIterator[None]:
+    """No offset commit while a batch writes its state: with ``exactly_once`` faust commits, on a
+    timer, every write sent so far with the offsets acked so far. Mid-batch that would commit part
+    of a batch's state without its offsets, and a crash would then replay the batch onto state that
+    already holds part of it (the restart test's double-counted cells). A commit that comes due
+    meanwhile waits for this one to end and is skipped; the next one takes everything, the batch's
+    offsets included (the caller acks its events before leaving the hold). (faust has no
+    public hook for this; ``_commit_fut`` is the future its own concurrent commits wait on.)"""
+    # several agents hold: each waits until no commit or hold is running (checked again after
+    # every wake-up: two waiters wake together), then takes it with no await in between
+    while consumer._commit_fut is not None:
+        await consumer.maybe_wait_for_commit_to_finish()
+    fut = consumer._commit_fut = _Hold(loop=asyncio.get_running_loop())
+    try:
+        yield
+    finally:
+        consumer._commit_fut = None
+        fut.set_result(None)
+
+
+class _Hold(asyncio.Future[None]):
+    """The hold's future, which its waiters cannot cancel: a task cancelled while awaiting a future
+    cancels the future, and faust takes a cancelled commit future as "start a new commit" (one
+    would run inside the hold; the hold's end then failed with ``InvalidStateError``). The
+    cancelled waiter still gets its ``CancelledError`` once the hold ends."""
+
+    def cancel(self, msg: Any = None) -> bool:
+        return False
+
+
+async def send_in_transaction(
+    table: Any, source_topic: str, source_partition: int, topic: Any, key: bytes, value: bytes, partition: int
+) -> None:
+    """Send into the transaction of the source partition (the one its offsets commit in). faust
+    picks a transaction only for topics its consumer has metadata for, i.e. subscribed ones:
+    ``topic.send`` put the aggregate records outside any transaction (no commit markers in the
+    topic), and in the aggregates role the device-daily ones too."""
+    app = table.app
+    tid = transaction_id(app, source_topic, source_partition)
+    await app.producer.send(topic.get_topic_name(), key, value, partition, None, None, transactional_id=tid)
+
+
+def split_open(app: Any, events: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """``events`` whose partition's transaction is open, and the others."""
+    is_open = {tp: transaction_open(app, tp.topic, tp.partition) for tp in {e.message.tp for e in events}}
+    return [e for e in events if is_open[e.message.tp]], [e for e in events if not is_open[e.message.tp]]
+
+
+class OpenTransactionsProducer(aiokafka_driver.Producer):
+    """Commits offsets only into open transactions: offsets acked after faust ended a
+    transaction stay uncommitted (their records are read again), instead of raising."""
+
+    async def commit_transactions(
+        self,
+        tid_to_offset_map: Mapping[str, Mapping[TP, int]],
+        group_id: str,
+        start_new_transaction: bool = True,
+    ) -> None:
+        def is_open(tid: str) -> bool:
+            p = self._transaction_producers.get(tid)
+            return p is None or bool(p._txn_manager.is_in_transaction())  # unknown: faust warns
+
+        closed = {tid: dict(o) for tid, o in tid_to_offset_map.items() if not is_open(tid)}
+        if closed:
+            # normal at every stop: faust acks what it skips once its flow is suspended
+            log.info(
+                "offsets acked after their transaction ended: left uncommitted, read again",
+                extra={
+                    "step": "commit",
+                    "offsets": {t: {str(tp): o for tp, o in m.items()} for t, m in closed.items()},
+                },
+            )
+        await super().commit_transactions(
+            {tid: o for tid, o in tid_to_offset_map.items() if tid not in closed},
+            group_id,
+            start_new_transaction=start_new_transaction,
+        )
+
+
+class OwnedTransactionsManager(TransactionManager):
+    """Keeps a transactional producer only for the partitions this worker owns. faust stops the
+    producers of revoked partitions only when they are not standby replicas here, and with one
+    standby they are: the kept producer was fenced by the partition's new owner, and when the
+    partition came back (the second worker left) every write of it failed with ProducerFenced
+    and crashed the worker. A producer started afresh for a returning partition fences the
+    previous owner's instead."""
+
+    async def on_rebalance(self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP]) -> None:
+        owned = self._tps_to_transactional_ids(assigned)
+        stale = sorted(set(self.producer._transaction_producers) - owned)  # type: ignore[attr-defined]
+        if stale:
+            log.info(
+                "stopping transactional producers of partitions owned elsewhere",
+                extra={"step": "rebalance", "tids": stale},
+            )
+            await self._stop_transactions(stale)
+        # faust acks the records it skips while its flow is suspended for the rebalance; the
+        # consumer reads every assigned partition again from its committed offset, so no ack from
+        # before may join the new transactions (one could commit a record before it was read again)
+        for tp in assigned:
+            self.consumer._acked.pop(tp, None)  # type: ignore[attr-defined]
+            self.consumer._acked_index.pop(tp, None)  # type: ignore[attr-defined]
+        await super().on_rebalance(assigned, revoked, newly_assigned)
+
+
+class Transport(aiokafka_driver.Transport):
+    Producer = OpenTransactionsProducer
+    TransactionManager = OwnedTransactionsManager
+
+
+class App(faust.App):
+    """faust's app on a Kafka transport with the two transaction classes above."""
+
+    def _new_transport(self) -> Any:
+        return Transport(self.conf.broker_consumer, self)
+
+
+def forget(app: Any, event: Any) -> None:
+    """Leave ``event`` for its partition's next owner: marked done for faust's stream (so
+    ``take_events`` does not ack it after the batch) without reaching the consumer's acked offsets
+    (which a later transaction could otherwise commit before the record was read again), and not
+    waited for when faust drains its streams."""
+    message = event.message
+    app.consumer._unacked_messages.discard(message)
+    message.acked = True
+
+
+async def handle_in_transaction(
+    app: Any, metrics: ProcessorMetrics, event: Any, work: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``work`` for ``event`` and ack it in one commit hold, if its partition's transaction is
+    open; otherwise leave it for the partition's next owner."""
+    msg = event.message
+    async with holding_commits(app.consumer):
+        # checked inside the hold: a commit ending the transaction may have run while it waited
+        if not transaction_open(app, msg.topic, msg.partition):
+            forget(app, event)
+            metrics.deferred.inc()
+            return
+        await work()
+        event.ack()
