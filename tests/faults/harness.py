@@ -34,6 +34,7 @@ from ingest.simulator.manifest import Manifest, SendStats
 from ingest.simulator.simulation import Simulation
 from sinks.migrations.m0001_raw_events import FAMILIES
 from sinks.reader import RemoteReader
+from tests.offsets import caught_up
 
 DB = "fleetpulse"
 
@@ -564,23 +565,17 @@ def check_aggregates(stack: FaultStack) -> tuple[int, int]:
     return checked, mismatched
 
 
-def drain_aggregates(stack: FaultStack, timeout_s: float = 180.0, settle_s: float = 20.0) -> tuple[int, int]:
-    """Poll :func:`check_aggregates` until every cell matches, or nothing changed for ``settle_s``:
-    neither the cells nor the processor's event counters (a worker still working through its
-    backlog in long batches shows no new cell for a while)."""
-    started = time.monotonic()
-    last: tuple[Any, ...] = ()
-    last_change = time.monotonic()
-    while True:
-        result = check_aggregates(stack)
-        if result[1] == 0 and result[0] > 0:
-            return result
-        state = (result, stack.metric("processor", "fleetpulse_processor_events_total"))
-        if state != last:
-            last, last_change = state, time.monotonic()
-        if time.monotonic() - last_change >= settle_s or time.monotonic() - started >= timeout_s:
-            return result
-        time.sleep(1.0)
+def drain_aggregates(stack: FaultStack, timeout_s: float = 180.0) -> tuple[int, int]:
+    """:func:`check_aggregates` once the processors committed every event and the sink every
+    aggregate record they committed (read from the broker: exact, however long a worker's table
+    recovery or backlog takes)."""
+    s, deadline = stack.settings, time.monotonic() + timeout_s
+    for group, topic in ((s.processor_app_id, s.topic_events), (s.sink_group_id, s.topic_aggregates)):
+        while not caught_up(stack.kafka.bootstrap, group, topic):
+            if time.monotonic() > deadline:
+                return check_aggregates(stack)
+            time.sleep(1.0)
+    return check_aggregates(stack)
 
 
 def count_regressions(stack: FaultStack) -> int:
