@@ -54,16 +54,21 @@ async def holding_commits(consumer: Any) -> AsyncIterator[None]:
     meanwhile waits for this one to end and is skipped; the next one takes everything, the batch's
     offsets included (the caller acks its events before leaving the hold). (faust has no
     public hook for this; ``_commit_fut`` is the future its own concurrent commits wait on.)"""
-    # several agents hold: each waits until no commit or hold is running (checked again after
-    # every wake-up: two waiters wake together), then takes it with no await in between
-    while consumer._commit_fut is not None:
-        await consumer.maybe_wait_for_commit_to_finish()
+    # several agents hold: each takes it with no await after the wait
+    await no_commit_running(consumer)
     fut = consumer._commit_fut = _Hold(loop=asyncio.get_running_loop())
     try:
         yield
     finally:
         consumer._commit_fut = None
         fut.set_result(None)
+
+
+async def no_commit_running(consumer: Any) -> None:
+    """Until no commit or hold runs: checked again after every wake-up, as two waiters wake
+    together and the first may start the next one."""
+    while consumer._commit_fut is not None:
+        await consumer.maybe_wait_for_commit_to_finish()
 
 
 class _Hold(asyncio.Future[None]):
@@ -151,7 +156,53 @@ class OwnedTransactionsManager(TransactionManager):
         await super().on_rebalance(assigned, revoked, newly_assigned)
 
 
+class ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        """The changelog ends that table recovery reads up to, asked of the broker. Under
+        ``exactly_once`` faust takes the consumer's cached last stable offset, unknown (-1) until the
+        consumer has fetched the partition, and then skips recovery: a worker given a partition
+        it had not read yet started it from empty state (the stack rebalance test's lost boots).
+        ListOffsets under read_committed answers the last stable offset itself."""
+        ends = await self._ensure_consumer().end_offsets(partitions)
+        return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+
+class Consumer(aiokafka_driver.Consumer):
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        """Commit after any running commit or hold, never instead of it. faust skips a commit
+        that finds another one running; when the running one was a batch's hold and the skipped
+        one a rebalance's end-of-transactions commit, the transactions stayed open across the
+        rebalance."""
+        await no_commit_running(self)
+        return bool(await super().commit(topics, start_new_transaction=start_new_transaction))
+
+    async def perform_seek(self) -> None:
+        """Seek to the committed offsets with the flow stopped, and forget every ack and gap from
+        before. After a rebalance faust resumes the stream partitions *before* this seek, so the
+        fetcher delivered records from the committed offset on while it ran, then set the read
+        offset back and took the next record of a batch fetched before the seek for one after a
+        gap: the offsets in between counted done twice (faust's commits then advanced one offset
+        at a time, the rebalance test's group stalled for minutes) or before they were processed.
+        With the flow stopped, the rest of a fetched batch is dropped; what was delivered is
+        delivered again from the committed offset (stage 1 skips what it already folded in)."""
+        flowing = self.flow_active
+        self.stop_flow()
+        try:
+            await super().perform_seek()
+            for tp in self.assignment():
+                self._acked.pop(tp, None)
+                self._acked_index.pop(tp, None)
+                self._gap.pop(tp, None)
+        finally:
+            if flowing:
+                self.resume_flow()
+
+
 class Transport(aiokafka_driver.Transport):
+    Consumer = Consumer
     Producer = OpenTransactionsProducer
     TransactionManager = OwnedTransactionsManager
 

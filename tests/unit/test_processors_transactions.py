@@ -1,12 +1,13 @@
-"""The commit hold (processors/transactions.py): faust's commits wait for it, and a waiter that is
-cancelled neither ends it for the others nor breaks its end."""
+"""The commit hold (processors/transactions.py): faust's commits wait for it, the worker's own commits
+then run (never skipped), and a waiter that is cancelled neither ends it for the others nor breaks
+its end."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from processors.transactions import holding_commits
+from processors.transactions import holding_commits, no_commit_running
 
 
 class Consumer:
@@ -42,6 +43,30 @@ def test_a_commit_due_during_the_hold_waits_for_its_end_and_is_skipped() -> None
         return seen
 
     assert asyncio.run(run()) == ["batch written", "commit skipped"]
+
+
+def test_the_workers_commit_due_during_the_hold_runs_after_it() -> None:
+    # processors.transactions.Consumer.commit: a rebalance's end-of-transactions commit that found a
+    # batch's hold used to be skipped, leaving the kept partitions' transactions open
+    async def run() -> list[str]:
+        consumer, seen = Consumer(), []
+
+        async def commit(name: str) -> None:
+            await no_commit_running(consumer)
+            consumer._commit_fut = asyncio.get_running_loop().create_future()
+            seen.append(f"{name} ran")
+            await asyncio.sleep(0.01)
+            fut, consumer._commit_fut = consumer._commit_fut, None
+            fut.set_result(None)
+
+        async with holding_commits(consumer):
+            tasks = [asyncio.create_task(commit("timer commit")), asyncio.create_task(commit("end commit"))]
+            await asyncio.sleep(0.01)
+            seen.append("batch written")
+        await asyncio.gather(*tasks)
+        return seen
+
+    assert asyncio.run(run()) == ["batch written", "timer commit ran", "end commit ran"]
 
 
 def test_a_cancelled_waiter_does_not_end_the_hold() -> None:
