@@ -6,9 +6,9 @@ One private stack (own broker, data dir, ports; processors when ``fleetpulse pro
 the simulator posting a fleet sized to last ``--minutes`` at ``--rate`` events/s, and every
 ``--fault-every`` seconds the next fault of the cycle: collector kill -9, sink kill -9, processor
 kill -9, broker kill -9 + restart, ClickHouse outage (``--outage-s``), SIGTERM of the collector,
-the sink and the processor (each restarted). At the end: lost, duplicated, aggregates and one
-line per fault with its recovery time; ``DIR/soak.json`` keeps the figures. Exit 1 on any loss
-or duplicate.
+the sink and the processor (each restarted), a second processor joining and leaving. At the end:
+lost, duplicated, aggregates and one line per fault with its recovery time; ``DIR/soak.json``
+keeps the figures. Exit 1 on any loss or duplicate.
 """
 
 from __future__ import annotations
@@ -52,6 +52,18 @@ def _broker(stack: FaultStack) -> dict[str, object]:
     for service in stack.services.values():
         service.wait_healthy(180)
     return {"broker_start_s": round(took, 2)}
+
+
+def _rebalance(stack: FaultStack, n: int, stay_s: float) -> dict[str, object]:
+    """A second worker joins (the group rebalances), works ``stay_s``, then leaves on SIGTERM."""
+    second = stack.processor_service(f"processor-joiner-{n}")
+    second.start()
+    try:
+        joined_s = second.wait_healthy(180)
+        time.sleep(stay_s)
+    finally:
+        code, took = second.terminate(60)
+    return {"joined_s": round(joined_s, 2), "second_exit_code": code, "second_shutdown_s": round(took, 2)}
 
 
 def _outage(stack: FaultStack, outage_s: float) -> dict[str, object]:
@@ -100,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     if with_processor:
         faults.insert(2, ("processor kill -9", lambda s: _restart(s, "processor", kill=True)))
         faults.append(("SIGTERM processor", lambda s: _restart(s, "processor", kill=False)))
+        joins = iter(range(1, 1_000))
+        faults.append(("processor rebalance (join + leave)", lambda s: _rebalance(s, next(joins), 20.0)))
 
     log: list[dict[str, object]] = []
     times: list[tuple[float, float]] = []  # (fault, cleared) per entry of log
