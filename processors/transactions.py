@@ -14,7 +14,10 @@ still slip in after that (one stage-2 record in the rebalance test), and then:
 So the agents handle a record only while its partition's transaction is open (else it stays
 unacked, and its partition's next owner, or this worker after a restart, reads it again from the
 committed offset), and the producer never sends offsets to a transaction that is not open.
-Rebalances need one more thing, :class:`OwnedTransactionsManager`.
+Rebalances need more: :class:`OwnedTransactionsManager` (producers of owned partitions only),
+:class:`ConsumerThread` (table recovery up to the changelog's real end) and :class:`Consumer`
+(commits never skipped, the post-rebalance seek with the flow stopped); docs/processors.md,
+"Ownership changes".
 """
 
 from __future__ import annotations
@@ -187,7 +190,8 @@ class Consumer(aiokafka_driver.Consumer):
         gap: the offsets in between counted done twice (faust's commits then advanced one offset
         at a time, the rebalance test's group stalled for minutes) or before they were processed.
         With the flow stopped, the rest of a fetched batch is dropped; what was delivered is
-        delivered again from the committed offset (stage 1 skips what it already folded in)."""
+        delivered again from the committed offset (stage 1 skips what it already folded in; stage 2
+        folds a device-day in as "latest wins", so a replay in order changes nothing)."""
         flowing = self.flow_active
         self.stop_flow()
         try:
@@ -208,7 +212,7 @@ class Transport(aiokafka_driver.Transport):
 
 
 class App(faust.App):
-    """faust's app on a Kafka transport with the two transaction classes above."""
+    """faust's app on a Kafka transport with the consumer, producer and transaction manager above."""
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
