@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -54,9 +54,9 @@ async def holding_commits(consumer: Any) -> AsyncIterator[None]:
     timer, every write sent so far with the offsets acked so far. Mid-batch that would commit part
     of a batch's state without its offsets, and a crash would then replay the batch onto state that
     already holds part of it (the restart test's double-counted cells). A commit that comes due
-    meanwhile waits for this one to end and is skipped; the next one takes everything, the batch's
-    offsets included (the caller acks its events before leaving the hold). (faust has no
-    public hook for this; ``_commit_fut`` is the future its own concurrent commits wait on.)"""
+    meanwhile waits for this one to end, then runs (:meth:`Consumer.commit`) and takes the batch's
+    offsets too (the caller acks its events before leaving the hold). (faust has no public hook
+    for this; ``_commit_fut`` is the future its own concurrent commits wait on.)"""
     # several agents hold: each takes it with no await after the wait
     await no_commit_running(consumer)
     fut = consumer._commit_fut = _Hold(loop=asyncio.get_running_loop())
@@ -72,6 +72,16 @@ async def no_commit_running(consumer: Any) -> None:
     together and the first may start the next one."""
     while consumer._commit_fut is not None:
         await consumer.maybe_wait_for_commit_to_finish()
+
+
+def forget_acks(consumer: Any, tps: Iterable[TP]) -> None:
+    """Drop faust's record of what was acked (and the offset gaps it counts as done) for ``tps``:
+    every one of them is read again from its committed offset, so nothing acked before may join a
+    later commit (it could commit a record before it was read again)."""
+    for tp in tps:
+        consumer._acked.pop(tp, None)
+        consumer._acked_index.pop(tp, None)
+        consumer._gap.pop(tp, None)
 
 
 class _Hold(asyncio.Future[None]):
@@ -150,12 +160,8 @@ class OwnedTransactionsManager(TransactionManager):
                 extra={"step": "rebalance", "tids": stale},
             )
             await self._stop_transactions(stale)
-        # faust acks the records it skips while its flow is suspended for the rebalance; the
-        # consumer reads every assigned partition again from its committed offset, so no ack from
-        # before may join the new transactions (one could commit a record before it was read again)
-        for tp in assigned:
-            self.consumer._acked.pop(tp, None)  # type: ignore[attr-defined]
-            self.consumer._acked_index.pop(tp, None)  # type: ignore[attr-defined]
+        # faust acks the records it skips while its flow is suspended for the rebalance
+        forget_acks(self.consumer, assigned)
         await super().on_rebalance(assigned, revoked, newly_assigned)
 
 
@@ -196,10 +202,7 @@ class Consumer(aiokafka_driver.Consumer):
         self.stop_flow()
         try:
             await super().perform_seek()
-            for tp in self.assignment():
-                self._acked.pop(tp, None)
-                self._acked_index.pop(tp, None)
-                self._gap.pop(tp, None)
+            forget_acks(self, self.assignment())
         finally:
             if flowing:
                 self.resume_flow()

@@ -14,6 +14,7 @@ keeps the figures. Exit 1 on any loss or duplicate.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if with_processor:
         faults.insert(2, ("processor kill -9", lambda s: _restart(s, "processor", kill=True)))
         faults.append(("SIGTERM processor", lambda s: _restart(s, "processor", kill=False)))
-        joins = iter(range(1, 1_000))
+        joins = itertools.count(1)
         faults.append(("processor rebalance (join + leave)", lambda s: _rebalance(s, next(joins), 20.0)))
 
     log: list[dict[str, object]] = []
