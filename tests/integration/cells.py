@@ -77,7 +77,13 @@ def expected_cells(by_partition: dict[int, list[Record]]) -> Cells:
 
 def assert_same_cells(got: Cells, expected: Cells) -> None:
     assert len(expected) > 10_000
-    assert got.keys() == expected.keys()
+    missing, extra = sorted(expected.keys() - got.keys()), sorted(got.keys() - expected.keys())
+    assert not missing and not extra, (
+        f"{len(missing)} cells missing, {len(extra)} unexpected (key: kind, tenant, window, start, "
+        "scope type, scope, name, source partition)",
+        missing[:5],
+        extra[:5],
+    )
     differ = sorted(k for k in expected if got[k] != expected[k])
     sample = [
         (k, {f: (got[k].get(f), v) for f, v in expected[k].items() if got[k].get(f) != v}) for k in differ[:5]
