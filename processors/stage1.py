@@ -17,6 +17,7 @@ import orjson
 
 from fleetpulse.settings import Settings
 from processors.aggregate import AggregateConfig
+from processors.changelog import Changelog
 from processors.emit import aggregate_messages, device_daily_messages, tick_message
 from processors.metrics import ProcessorMetrics
 from processors.state import (
@@ -48,26 +49,6 @@ def table_items(data: Any) -> Iterable[tuple[str, bytes]]:
         yield (k.decode() if isinstance(k, bytes) else str(k)), v
 
 
-def put_state(table: Any, partition: int, key: str, value: bytes | None) -> None:
-    """Write (``None``: delete) a state key in the table and its changelog, on ``partition`` given
-    explicitly (the source partition, not faust's key hash)."""
-    k = key.encode()
-    if value is None:
-        table.data.pop(k, None)
-    else:
-        table.data[k] = value
-    table.send_changelog(partition, k, value)
-
-
-async def flush_changelog(table: Any) -> None:
-    """Hand the buffered changelog writes to the transactional producer before the handler
-    returns (and its events are acked). faust queues ``send_changelog`` in the app producer's
-    buffer, and with ``exactly_once`` its commit does not drain that buffer first: a commit could
-    take the offsets while the state they produced waited for the *next* transaction — which a
-    kill -9 aborts, losing device state (the restart test's 'unknown' census cells)."""
-    await table.app.producer.buffer.flush()
-
-
 def step_config(settings: Settings) -> StepConfig:
     return StepConfig(
         AggregateConfig(max_lateness_s=settings.processor_max_lateness_h * 3600.0),
@@ -83,6 +64,7 @@ class Stage1:
         self.cfg = step_config(settings)
         self.metrics = metrics
         self.table = table
+        self.changelog = Changelog(table)
         self.aggregates = aggregates
         self.daily = daily
         self.n_aggregates = settings.partitions_aggregates
@@ -171,7 +153,7 @@ class Stage1:
                 },
             )
         await self._ticks({p for p, _ in by_group}, set(by_group))
-        await flush_changelog(self.table)
+        await self.changelog.flush()
         self.metrics.windows_open.set(
             sum(
                 len(g.partials.metrics) + len(g.partials.apps) + len(g.partials.counters)
@@ -180,21 +162,18 @@ class Stage1:
             )
         )
 
-    def _put(self, partition: int, key: str, value: bytes | None) -> None:
-        put_state(self.table, partition, key, value)
-
     async def _send(self, source: int, topic: Any, key: bytes, value: bytes, partition: int) -> None:
         await send_in_transaction(self.table, self.topic_events, source, topic, key, value, partition)
 
     async def _emit(self, g: GroupState, res: StepResult) -> int:
         p = g.partition
         for ck in res.changed:
-            self._put(p, cell_table_key(g, ck), encode_cell(g, ck))
+            self.changelog.put(p, cell_table_key(g, ck), encode_cell(g, ck))
         for ck in res.closed:
-            self._put(p, cell_table_key(g, ck), None)
+            self.changelog.put(p, cell_table_key(g, ck), None)
         for dev in res.devices:
-            self._put(p, device_table_key(g, dev), encode_device(g.devices[dev]))
-        self._put(p, meta_table_key(g), encode_meta(g))
+            self.changelog.put(p, device_table_key(g, dev), encode_device(g.devices[dev]))
+        self.changelog.put(p, meta_table_key(g), encode_meta(g))
         n = 0
         out_p = p % self.n_aggregates
         # one message per scope (key) with every changed cell of it: the per-message cost of the

@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaProducer
 from fleetpulse.settings import Settings
 from processors.attribution import ConfigChange, _Open
 from processors.baseline import Snapshot, from_dict
+from processors.changelog import Changelog
 from processors.detector import (
     DetectorConfig,
     DeviceHistory,
@@ -37,7 +38,7 @@ from processors.detector import (
 )
 from processors.metrics import ProcessorMetrics
 from processors.regression import RegressionConfig
-from processors.stage1 import flush_changelog, put_state, table_items
+from processors.stage1 import table_items
 
 log = logging.getLogger("fleetpulse.processors.stage2")
 SEP = "\x1f"
@@ -119,6 +120,7 @@ class Stage2:
         )
         self.metrics = metrics
         self.table = table
+        self.changelog = Changelog(table)
         self.bootstrap = settings.kafka_bootstrap
         self.topic = settings.topic_regressions
         self.producer: AIOKafkaProducer | None = None
@@ -132,9 +134,6 @@ class Stage2:
             self.state = restore(table_items(self.table.data))
         return self.state
 
-    def _put(self, partition: int, key: str, value: bytes | None) -> None:
-        put_state(self.table, partition, key, value)
-
     async def baseline(self, partition: int, key: bytes | None, value: bytes | None) -> None:
         """A named baseline published (value = snapshot JSON) or deleted (tombstone); key tenant|name."""
         if key is None:
@@ -145,8 +144,8 @@ class Stage2:
             per.pop(name, None)
         else:
             per[name] = from_dict(orjson.loads(value))
-        self._put(partition, SEP.join(("B", tenant, name)), value)
-        await flush_changelog(self.table)
+        self.changelog.put(partition, SEP.join(("B", tenant, name)), value)
+        await self.changelog.flush()
 
     async def handle(self, partition: int, value: bytes) -> None:
         tenants, baselines = self._state()
@@ -156,7 +155,7 @@ class Stage2:
         observe(st, msg)
         if "device" in msg:
             dev = str(msg["device"])
-            self._put(partition, SEP.join(("V", tenant, dev)), encode_history(st.devices[dev]))
+            self.changelog.put(partition, SEP.join(("V", tenant, dev)), encode_history(st.devices[dev]))
         day = complete_day(st)
         if day is not None and day > st.evaluated_day:
             t0 = time.perf_counter()
@@ -173,7 +172,7 @@ class Stage2:
                     1 if doc["status"] == "open" else -1
                 )
             st.seq += 1
-            self._put(partition, SEP.join(("T", tenant, str(partition))), encode_tracker(st))
+            self.changelog.put(partition, SEP.join(("T", tenant, str(partition))), encode_tracker(st))
             secs = time.perf_counter() - t0
             self.metrics.step_seconds.labels("detect").observe(secs)
             log.info(
@@ -189,8 +188,8 @@ class Stage2:
             )
         else:
             st.seq += 1
-            self._put(partition, SEP.join(("T", tenant, str(partition))), encode_tracker(st))
-        await flush_changelog(self.table)
+            self.changelog.put(partition, SEP.join(("T", tenant, str(partition))), encode_tracker(st))
+        await self.changelog.flush()
 
     async def _send(self, key: bytes, value: bytes) -> None:
         if self.producer is None:
