@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -165,15 +166,72 @@ class OwnedTransactionsManager(TransactionManager):
         await super().on_rebalance(assigned, revoked, newly_assigned)
 
 
+Ends = Callable[[list[TP]], Awaitable[Mapping[TP, int]]]
+
+SETTLE_TIMEOUT_S = 30.0  # below faust's broker_request_timeout (90 s), which would stop recovery
+
+
+class ChangelogInFlightError(RuntimeError):
+    """A changelog partition to recover still holds a transaction that neither committed nor
+    aborted: recovering up to its last stable offset would miss that transaction's state."""
+
+
+async def settled_ends(
+    committed: Ends, written: Ends, partitions: Sequence[TP], timeout_s: float, poll_s: float = 0.1
+) -> dict[TP, int]:
+    """The last stable offsets of ``partitions`` once no transaction is in flight on them (the last
+    stable offset equals the log end). A commit returns before the broker has written its markers,
+    and until then the last stable offset stops before the committed records; recovering only
+    that far leaves a table without them (and a kept partition's table replayed back to older
+    values). Nothing writes a changelog partition while it is recovered, so this settles in
+    milliseconds; if it does not, :class:`ChangelogInFlightError` stops the worker loudly."""
+    tps = list(partitions)
+    if not tps:
+        return {}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stable, end = await committed(tps), await written(tps)
+        in_flight = {tp: (stable[tp], end[tp]) for tp in tps if stable[tp] < end[tp]}
+        if not in_flight:
+            return {TP(tp.topic, tp.partition): stable[tp] for tp in tps}
+        if time.monotonic() >= deadline:
+            raise ChangelogInFlightError(f"last stable offset < log end after {timeout_s} s: {in_flight}")
+        await asyncio.sleep(poll_s)
+
+
 class ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    """The consumer's thread, with a second, group-less and read-uncommitted consumer that asks the
+    broker for log ends (the worker's own consumer reads committed records only)."""
+
+    _log_ends: Any = None
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        self._log_ends = self._create_client_consumer(self.transport)  # type: ignore[arg-type]
+        await self._log_ends.start()
+
+    async def on_thread_stop(self) -> None:
+        await super().on_thread_stop()
+        if self._log_ends is not None:
+            await self._log_ends.stop()
+
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         """The changelog ends that table recovery reads up to, asked of the broker. Under
         ``exactly_once`` faust takes the consumer's cached last stable offset, unknown (-1) until the
         consumer has fetched the partition, and then skips recovery: a worker given a partition
         it had not read yet started it from empty state (the stack rebalance test's lost boots).
-        ListOffsets under read_committed answers the last stable offset itself."""
-        ends = await self._ensure_consumer().end_offsets(partitions)
-        return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+        ListOffsets under read_committed answers the last stable offset itself; for the partitions
+        recovered as active, once it has settled (:func:`settled_ends`). Standby partitions are
+        being written by their owner, so theirs is taken as it is."""
+        consumer = self._ensure_consumer()
+        active: set[TP] = self.app.tables.recovery.active_tps  # type: ignore[attr-defined]
+        standby = [tp for tp in partitions if tp not in active]
+        ends = {TP(tp.topic, tp.partition): o for tp, o in (await consumer.end_offsets(standby)).items()}
+        settle = [tp for tp in partitions if tp in active]
+        ends.update(
+            await settled_ends(consumer.end_offsets, self._log_ends.end_offsets, settle, SETTLE_TIMEOUT_S)
+        )
+        return ends
 
 
 class Consumer(aiokafka_driver.Consumer):
@@ -187,6 +245,26 @@ class Consumer(aiokafka_driver.Consumer):
         rebalance."""
         await no_commit_running(self)
         return bool(await super().commit(topics, start_new_transaction=start_new_transaction))
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        """Commit what was acked before faust forgets it. faust drops the acked offsets of the
+        revoked partitions (all of them: its rebalance is eager) *before* its end-of-transactions
+        commit runs, which then found nothing to commit: every transaction written since the last
+        timed commit stayed open across the rebalance, and recovery read the changelogs without
+        it (a kept partition's table was replayed back to older values). No await lies between
+        this commit and faust dropping the acks, so nothing is acked in between; what the agents
+        ack afterwards (the flow is stopped first) goes into faust's end-of-transactions commit."""
+        await self.commit()
+        await super().on_partitions_revoked(revoked)
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Record the offsets from ``offset_from`` to before ``offset_to`` as never delivered
+        (transaction markers, aborted records: the device-daily topic has a marker after every
+        stage-1 batch). faust's gap also held ``offset_to``, the record that revealed it, which is
+        acked on its own: the duplicate broke faust's run of consecutive done offsets, so each
+        commit advanced past one marker only (stage 2's commits crawled, and its writes waited in
+        transactions that only stage 1's commits of the same partition ended)."""
+        await aiokafka_driver.Consumer._add_gap(self, tp, offset_from, offset_to - 1)  # tests call it unbound
 
     async def perform_seek(self) -> None:
         """Seek to the committed offsets with the flow stopped, and forget every ack and gap from

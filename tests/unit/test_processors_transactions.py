@@ -5,8 +5,15 @@ its end."""
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from typing import Any
 
+from faust.transport.consumer import Consumer as FaustConsumer
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP
+from intervaltree import IntervalTree  # type: ignore[import-untyped]
+
+from processors.transactions import Consumer as Consumer_
 from processors.transactions import holding_commits, no_commit_running
 
 
@@ -115,3 +122,52 @@ def test_two_holders_never_hold_at_once_and_a_commit_waits_for_both() -> None:
     assert seen.count("commit skipped") == 1
     holds = [s for s in seen if s != "commit skipped"]
     assert holds in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"]), seen
+
+
+class Offsets:
+    """faust's offset bookkeeping of one consumer, as its ``_add_gap`` and ``_new_offset`` use it."""
+
+    def __init__(self, committed: int | None = None) -> None:
+        self._committed_offset: dict[Any, int | None] = defaultdict(lambda: None)
+        self._committed_offset[TP0] = committed
+        self._gap: dict[Any, IntervalTree] = defaultdict(IntervalTree)
+        self._acked: dict[Any, list[int]] = defaultdict(list)
+        self._acked_index: dict[Any, set[int]] = defaultdict(set)
+
+
+TP0 = TP("dd", 0)
+
+
+def read_and_ack(add_gap: Any, c: Offsets, offsets: list[int], last_read: int | None) -> None:
+    """faust's ``_drain_messages`` and ``ack`` for records at ``offsets`` (the missing offsets are
+    transaction markers)."""
+    for off in offsets:
+        if last_read is not None and off - last_read > 1:
+            asyncio.run(add_gap(c, TP0, last_read + 1, off))
+        c._acked[TP0].append(off)
+        c._acked_index[TP0].add(off)
+        last_read = off
+
+
+# records of three stage-1 transactions on a device-daily partition: a marker at 5, 10 and 15
+RECORDS = [*range(0, 5), *range(6, 10), *range(11, 15)]
+
+
+def test_one_commit_takes_every_record_read_past_the_transaction_markers() -> None:
+    c = Offsets()
+    read_and_ack(Consumer_._add_gap, c, RECORDS, None)
+    assert FaustConsumer._new_offset(c, TP0) == 15  # type: ignore[arg-type]
+
+
+def test_faust_s_own_gaps_advanced_one_transaction_per_commit() -> None:
+    # the record after each marker was in faust's gap and acked too: the duplicate ended the run
+    c = Offsets()
+    read_and_ack(aiokafka_driver.Consumer._add_gap, c, RECORDS, None)
+    assert FaustConsumer._new_offset(c, TP0) == 7  # type: ignore[arg-type]
+
+
+def test_an_aborted_transaction_after_the_committed_offset_counts_done() -> None:
+    # committed 10 (the next offset to read); 10-12 were aborted records, 13 their abort marker
+    c = Offsets(committed=10)
+    read_and_ack(Consumer_._add_gap, c, [*range(14, 20)], 9)
+    assert FaustConsumer._new_offset(c, TP0) == 20  # type: ignore[arg-type]
