@@ -254,8 +254,11 @@ class Consumer(aiokafka_driver.Consumer):
         it (a kept partition's table was replayed back to older values). No await lies between
         this commit and faust dropping the acks, so nothing is acked in between; what the agents
         ack afterwards (the flow is stopped first) goes into faust's end-of-transactions commit."""
-        await self.commit()
-        await super().on_partitions_revoked(revoked)
+        try:
+            if not self.app.should_stop:  # stopping: faust has ended the transactions already
+                await self.commit()
+        finally:
+            await super().on_partitions_revoked(revoked)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Record the offsets from ``offset_from`` to before ``offset_to`` as never delivered
