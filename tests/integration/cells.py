@@ -78,7 +78,7 @@ def expected_cells(by_partition: dict[int, list[Record]]) -> Cells:
 def assert_same_cells(got: Cells, expected: Cells) -> None:
     assert len(expected) > 10_000
     missing, extra = sorted(expected.keys() - got.keys()), sorted(got.keys() - expected.keys())
-    assert not missing and not extra, (
+    assert len(missing) + len(extra) == 0, (
         f"{len(missing)} cells missing, {len(extra)} unexpected (key: kind, tenant, window, start, "
         "scope type, scope, name, source partition)",
         missing[:5],
