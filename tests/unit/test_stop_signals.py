@@ -21,6 +21,8 @@ def test_a_signal_delivered_to_another_thread_stops_the_wait(sig: signal.Signals
         ready.set()
         done.wait(10)
 
+    # restored afterwards to what they were (SIGINT is ignored in a job started in the background)
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     worker = threading.Thread(target=other)
     worker.start()
     ready.wait(5)
@@ -32,7 +34,7 @@ def test_a_signal_delivered_to_another_thread_stops_the_wait(sig: signal.Signals
     finally:
         done.set()
         worker.join()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert {s: signal.getsignal(s) for s in before} == before
 
 
 def test_a_second_signal_keeps_the_first() -> None:
