@@ -44,9 +44,14 @@ def transaction_id(app: Any, topic: str, partition: int) -> str:
     return f"{app.conf.id}-{app.assignor.group_for_topic(topic)}-{partition}"
 
 
+def in_transaction(producer: Any, tid: str) -> bool:
+    """Whether faust's ``producer`` has a transactional producer ``tid`` with a transaction open."""
+    p = producer._transaction_producers.get(tid)
+    return p is not None and bool(p._txn_manager.is_in_transaction())
+
+
 def transaction_open(app: Any, topic: str, partition: int) -> bool:
-    producer = app.producer._transaction_producers.get(transaction_id(app, topic, partition))
-    return producer is not None and bool(producer._txn_manager.is_in_transaction())
+    return in_transaction(app.producer, transaction_id(app, topic, partition))
 
 
 @asynccontextmanager
@@ -123,9 +128,8 @@ class OpenTransactionsProducer(aiokafka_driver.Producer):
         group_id: str,
         start_new_transaction: bool = True,
     ) -> None:
-        def is_open(tid: str) -> bool:
-            p = self._transaction_producers.get(tid)
-            return p is None or bool(p._txn_manager.is_in_transaction())  # unknown: faust warns
+        def is_open(tid: str) -> bool:  # unknown: faust warns
+            return tid not in self._transaction_producers or in_transaction(self, tid)
 
         closed = {tid: dict(o) for tid, o in tid_to_offset_map.items() if not is_open(tid)}
         if closed:
@@ -164,6 +168,13 @@ class OwnedTransactionsManager(TransactionManager):
         # faust acks the records it skips while its flow is suspended for the rebalance
         forget_acks(self.consumer, assigned)
         await super().on_rebalance(assigned, revoked, newly_assigned)
+
+    async def _start_transactions(self, tids: Iterable[str]) -> None:
+        """Begin a transaction for each of ``tids`` that has none open: a kept partition's
+        producer may have one, begun by the last timed commit (empty: everything written before the
+        revoke was committed then). faust tried to begin it again and logged a warning
+        ("Invalid state transition … IN_TRANSACTION") at every rebalance."""
+        await super()._start_transactions([tid for tid in tids if not in_transaction(self.producer, tid)])
 
 
 Ends = Callable[[list[TP]], Awaitable[Mapping[TP, int]]]
