@@ -15,9 +15,10 @@ So the agents handle a record only while its partition's transaction is open (el
 unacked, and its partition's next owner, or this worker after a restart, reads it again from the
 committed offset), and the producer never sends offsets to a transaction that is not open.
 Rebalances need more: :class:`OwnedTransactionsManager` (producers of owned partitions only),
-:class:`ConsumerThread` (table recovery up to the changelog's real end) and :class:`Consumer`
-(commits never skipped, the post-rebalance seek with the flow stopped); docs/processors.md,
-"Ownership changes".
+:class:`ConsumerThread` (table recovery up to the changelog's real, settled end) and
+:class:`Consumer` (commits never skipped, what was acked committed before the revoke forgets it,
+transaction markers counted done, the post-rebalance seek with the flow stopped);
+docs/processors.md, "Ownership changes".
 """
 
 from __future__ import annotations
