@@ -66,7 +66,12 @@ def test_stop_and_restart_equals_the_pure_step(kafka_bootstrap: str, tmp_path: P
             kafka_bootstrap, env["FLEETPULSE_PROCESSOR_APP_ID"], env["FLEETPULSE_TOPIC_EVENTS"], [worker]
         )
     finally:
-        stop_worker(worker)
+        t0 = time.monotonic()
+        stopped = stop_worker(worker, SHUTDOWN_DEADLINE_S)
+    # the restarted worker stops cleanly too (one CI run killed it after 60 s, unnoticed)
+    print(f"[restart] restarted worker: exit {worker.returncode} in {time.monotonic() - t0:.2f} s")
+    assert stopped, log.read_text()[-3000:]
+    assert worker.returncode == 0, log.read_text()[-3000:]
 
     got = final_cells(kafka_bootstrap, env["FLEETPULSE_TOPIC_AGGREGATES"])
     # the aggregate records commit in their batch's transaction (faust left them outside once)
