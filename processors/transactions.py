@@ -76,9 +76,23 @@ async def holding_commits(consumer: Any) -> AsyncIterator[None]:
 
 async def no_commit_running(consumer: Any) -> None:
     """Until no commit or hold runs: checked again after every wake-up, as two waiters wake
-    together and the first may start the next one."""
-    while consumer._commit_fut is not None:
-        await consumer.maybe_wait_for_commit_to_finish()
+    together and the first may start the next one. The running one's future is awaited through a
+    shield, so a waiter that is cancelled stops at once and leaves the future alone. (faust's
+    ``maybe_wait_for_commit_to_finish`` swallows the waiter's cancellation and cancels the future:
+    at SIGTERM the fetcher, cancelled while waiting here, spun on that cancelled future without ever
+    yielding, the commit could not end, and the worker hung until it was killed.)"""
+    while (fut := consumer._commit_fut) is not None:
+        if fut.done():  # cancelled by one of faust's waiters: its commit is still ending
+            await asyncio.sleep(0.01)
+            continue
+        try:
+            await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+        except Exception:  # a failed commit is faust's to report; check again
+            pass
 
 
 def forget_acks(consumer: Any, tps: Iterable[TP]) -> None:
@@ -94,8 +108,9 @@ def forget_acks(consumer: Any, tps: Iterable[TP]) -> None:
 class _Hold(asyncio.Future[None]):
     """The hold's future, which its waiters cannot cancel: a task cancelled while awaiting a future
     cancels the future, and faust takes a cancelled commit future as "start a new commit" (one
-    would run inside the hold; the hold's end then failed with ``InvalidStateError``). The
-    cancelled waiter still gets its ``CancelledError`` once the hold ends."""
+    would run inside the hold; the hold's end then failed with ``InvalidStateError``).
+    :func:`no_commit_running` waits through a shield anyway; this guards faust's own waiters, whose
+    ``CancelledError`` then comes once the hold ends."""
 
     def cancel(self, msg: Any = None) -> bool:
         return False

@@ -5,6 +5,7 @@ its end."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import defaultdict
 from typing import Any
 
@@ -122,6 +123,40 @@ def test_two_holders_never_hold_at_once_and_a_commit_waits_for_both() -> None:
     assert seen.count("commit skipped") == 1
     holds = [s for s in seen if s != "commit skipped"]
     assert holds in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"]), seen
+
+
+def test_a_waiter_cancelled_during_a_commit_stops_at_once_and_leaves_the_commit_alone() -> None:
+    # SIGTERM: faust cancels the fetcher while its commit waits for the timer's commit. With faust's
+    # maybe_wait_for_commit_to_finish the waiter swallowed its cancellation, cancelled the commit's
+    # future and then spun on it without yielding: the loop froze, the worker never exited.
+    outcome: list[str] = []
+
+    async def run() -> None:
+        consumer = Consumer()
+        commit = consumer._commit_fut = asyncio.get_running_loop().create_future()
+
+        async def committer() -> None:
+            await asyncio.sleep(0.3)
+            consumer._commit_fut = None
+            commit.set_result(None)
+
+        ending = asyncio.create_task(committer())
+        waiter = asyncio.create_task(no_commit_running(consumer))
+        await asyncio.sleep(0.05)
+        waiter.cancel()
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            outcome.append("waiter cancelled")
+        outcome.append("commit cancelled" if commit.cancelled() else "commit running")
+        await ending
+        outcome.append("commit ended")
+
+    # in a thread: a regression spins the event loop, which no timeout inside it could stop
+    t = threading.Thread(target=lambda: asyncio.run(run()), daemon=True)
+    t.start()
+    t.join(5)
+    assert outcome == ["waiter cancelled", "commit running", "commit ended"]
 
 
 class Offsets:
