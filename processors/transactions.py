@@ -196,6 +196,7 @@ class OwnedTransactionsManager(TransactionManager):
 Ends = Callable[[list[TP]], Awaitable[Mapping[TP, int]]]
 
 SETTLE_TIMEOUT_S = 30.0  # below faust's broker_request_timeout (90 s), which would stop recovery
+RECOVERY_QUIET_S = 6.0  # more than one of faust's 5 s waits for a changelog record
 
 
 class ChangelogInFlightError(RuntimeError):
@@ -295,6 +296,19 @@ class Consumer(aiokafka_driver.Consumer):
         commit advanced past one marker only (stage 2's commits crawled, and its writes waited in
         transactions that only stage 1's commits of the same partition ended)."""
         await aiokafka_driver.Consumer._add_gap(self, tp, offset_from, offset_to - 1)  # tests call it unbound
+
+    async def position(self, tp: TP) -> int | None:
+        """The fetch position of ``tp``, which faust's table recovery asks only to decide that what
+        is left of a changelog is aborted transactions (after two 5 s waits without a record). faust
+        counts those waits from before the recovery started, so the decision could come ~1 s into
+        it, with the records fetched but not yet handed to recovery: it ended with an empty table
+        and ignored them (a kill -9 restart lost every device's census). No answer before
+        ``RECOVERY_QUIET_S`` into a recovery (faust then logs "Error in recovery" and asks again 5 s
+        later), so the decision follows a full wait inside the recovery."""
+        started = self.app.tables.recovery._recovery_started_at  # type: ignore[attr-defined]
+        if started is not None and time.monotonic() - started < RECOVERY_QUIET_S:
+            return None
+        return await aiokafka_driver.Consumer.position(self, tp)  # tests call it unbound
 
     async def perform_seek(self) -> None:
         """Seek to the committed offsets with the flow stopped, and forget every ack and gap from

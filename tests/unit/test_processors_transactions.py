@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import defaultdict
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
@@ -206,3 +209,25 @@ def test_an_aborted_transaction_after_the_committed_offset_counts_done() -> None
     c = Offsets(committed=10)
     read_and_ack(Consumer_._add_gap, c, [*range(14, 20)], 9)
     assert FaustConsumer._new_offset(c, TP0) == 20  # type: ignore[arg-type]
+
+
+class Recovering:
+    """A consumer as ``Consumer.position`` sees it: the app's recovery start and the thread's answer."""
+
+    def __init__(self, started_s_ago: float | None) -> None:
+        started = None if started_s_ago is None else time.monotonic() - started_s_ago
+        recovery = SimpleNamespace(_recovery_started_at=started)
+        self.app = SimpleNamespace(tables=SimpleNamespace(recovery=recovery))
+
+        async def position(tp: Any) -> int:
+            return 2392
+
+        self._thread = SimpleNamespace(position=position)
+
+
+@pytest.mark.parametrize(("started_s_ago", "answer"), [(1.5, None), (7.0, 2392), (None, 2392)])
+def test_recovery_gets_no_position_before_a_full_wait_inside_it(
+    started_s_ago: float | None, answer: Any
+) -> None:
+    # the failed kill -9 restart: faust decided 1.5 s into the recovery, records fetched but not handed over
+    assert asyncio.run(Consumer_.position(Recovering(started_s_ago), TP0)) == answer  # type: ignore[arg-type]
