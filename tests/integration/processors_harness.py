@@ -194,6 +194,19 @@ def wait_committed(
         time.sleep(0.5)
 
 
+SHUTDOWN_DEADLINE_S = 30.0  # docs/reliability.md: every service exits 0 within 30 s of SIGTERM
+
+
+def stop_cleanly(worker: subprocess.Popen[bytes], log: Path) -> float:
+    """SIGTERM ``worker``, which must exit 0 within the deadline; the seconds it took."""
+    t0 = time.monotonic()
+    stopped = stop_worker(worker, SHUTDOWN_DEADLINE_S)
+    took = time.monotonic() - t0
+    assert stopped, (took, log.read_text()[-3000:])  # False: had to SIGKILL
+    assert worker.returncode == 0, log.read_text()[-3000:]
+    return took
+
+
 def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 60.0) -> bool:
     """SIGTERM, then SIGKILL after ``timeout_s``; True when it stopped on SIGTERM."""
     worker.terminate()

@@ -23,15 +23,13 @@ from tests.integration.processors_harness import (
     produce_fleet,
     sim_config,
     start_worker,
+    stop_cleanly,
     stop_worker,
     topics_env,
     wait_committed,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-
-SHUTDOWN_DEADLINE_S = 30.0  # docs/reliability.md: every service exits 0 within 30 s of SIGTERM
 
 
 @pytest.mark.parametrize("how", ["kill9", "sigterm"])
@@ -56,22 +54,17 @@ def test_stop_and_restart_equals_the_pure_step(kafka_bootstrap: str, tmp_path: P
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(30)
     else:
-        t0 = time.monotonic()
-        assert stop_worker(worker, SHUTDOWN_DEADLINE_S), log.read_text()[-3000:]  # False: had to SIGKILL
-        assert worker.returncode == 0, log.read_text()[-3000:]
-        print(f"[restart] SIGTERM: exit 0 in {time.monotonic() - t0:.2f} s")
+        print(f"[restart] SIGTERM: exit 0 in {stop_cleanly(worker, log):.2f} s")
     worker = start_worker(env, log)
     try:
         wait_committed(
             kafka_bootstrap, env["FLEETPULSE_PROCESSOR_APP_ID"], env["FLEETPULSE_TOPIC_EVENTS"], [worker]
         )
-    finally:
-        t0 = time.monotonic()
-        stopped = stop_worker(worker, SHUTDOWN_DEADLINE_S)
+    except BaseException:
+        stop_worker(worker)
+        raise
     # the restarted worker stops cleanly too (one CI run killed it after 60 s, unnoticed)
-    print(f"[restart] restarted worker: exit {worker.returncode} in {time.monotonic() - t0:.2f} s")
-    assert stopped, log.read_text()[-3000:]
-    assert worker.returncode == 0, log.read_text()[-3000:]
+    print(f"[restart] restarted worker: exit 0 in {stop_cleanly(worker, log):.2f} s")
 
     got = final_cells(kafka_bootstrap, env["FLEETPULSE_TOPIC_AGGREGATES"])
     # the aggregate records commit in their batch's transaction (faust left them outside once)
