@@ -13,7 +13,7 @@
    it wrote (``inserted_at - received_at`` in ClickHouse, exact) and from the sink's
    ``fleetpulse_event_to_queryable_seconds`` histogram (bucket delta over the step).
 3. *Storage*: compressed bytes per row per raw table (``system.parts``) against the JSON bytes.
-4. *Sink*: records produced straight to the events topic (``sinks.bench_sink.record``), rows/s
+4. *Sink*: records produced straight to the events topic (``bench.sink.record``), rows/s
    from the first new visible row to the last.
 """
 
@@ -33,8 +33,8 @@ from confluent_kafka import Producer
 from bench.fleet import Fleet, bodies
 from bench.load import Offered, offer
 from bench.peer_worker import processed
+from bench.sink import now_text, produce
 from bench.stack import BenchStack, query
-from sinks.bench_sink import now_text, produce
 from sinks.migrations.m0001_raw_events import FAMILIES
 
 RAW_TABLES = tuple(FAMILIES)

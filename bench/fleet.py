@@ -1,6 +1,6 @@
 """Pre-generated fleet events (generation is never timed).
 
-One simulated fleet (``ingest.simulator``, no injections, no invalid records) serialised once
+One simulated fleet (``simulator``, no injections, no invalid records) serialised once
 to NDJSON lines with orjson; HTTP bodies are groups of ``batch`` lines (the collector's
 ``collector_max_records`` is 500). Every line is a distinct event (device, seq), so the
 collector's deduplication never drops one and every accepted event must reach ClickHouse.
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from ingest.simulator.config import SimulationConfig
-from ingest.simulator.simulation import Simulation
+from simulator.config import SimulationConfig
+from simulator.simulation import Simulation
 
 
 @dataclass

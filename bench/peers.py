@@ -26,7 +26,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from bench.e2e import stamped
 from bench.peer_common import BOOT, CRASH
 from bench.peer_worker import run_worker, stop
-from sinks.bench_sink import now_text
+from bench.sink import now_text
 
 PEERS: dict[str, str] = {
     "fleetpulse": "bench.peer_fleetpulse",

@@ -160,8 +160,8 @@ def _register_subcommands() -> None:
     from bench.cli import bench
     from fleetpulse.reports.cli import regressions, report
     from ingest.replay import replay_dlq
-    from ingest.simulator.cli import simulate
     from processors.cli import baseline, process
+    from simulator.cli import simulate
 
     cli.add_command(report)
     cli.add_command(regressions)

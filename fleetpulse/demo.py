@@ -15,10 +15,10 @@ import click
 
 from fleetpulse.settings import Settings
 from fleetpulse.stack import LocalStack, StopSignals
-from ingest.simulator.cli import summary
-from ingest.simulator.config import SimulationConfig
-from ingest.simulator.manifest import InjectionTruth, Manifest
-from ingest.simulator.run import run_simulation
+from simulator.cli import summary
+from simulator.config import SimulationConfig
+from simulator.manifest import InjectionTruth, Manifest
+from simulator.run import run_simulation
 from sinks.migrations.m0001_raw_events import FAMILIES
 from sinks.reader import QueryError, RemoteReader
 

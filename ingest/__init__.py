@@ -1,1 +1,1 @@
-"""The front door: HTTP collector, Kafka producer, DLQ and the fleet simulator."""
+"""The front door: HTTP collector, Kafka producer, DLQ and its replay."""

@@ -5,7 +5,7 @@ chdb itself serves one directory per process. Parameters go to the engine as Cli
 parameters (``Session.query(sql, params=…)``: ``{name:Type}`` placeholders, values parsed by
 the engine with the declared type). Inserts send the batch as one ``JSONCompactColumns``
 document (orjson) through ``Session.send_insert``: the engine parses it natively, ~350k
-boot rows/s on one core (``python -m sinks.bench_insert``).
+boot rows/s on one core (``python -m bench.insert``).
 """
 
 from __future__ import annotations

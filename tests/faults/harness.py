@@ -28,10 +28,10 @@ from typing import Any
 from deploy.kafka import LocalKafka, child_preexec, create_topics, free_port
 from fleetpulse.reports.startup import BOOT_KEPT
 from fleetpulse.settings import DEMO_API_KEY, DEMO_IKEY, Settings, load_settings
-from ingest.simulator.config import SimulationConfig
-from ingest.simulator.http import SendOptions, send_stream, split_lanes
-from ingest.simulator.manifest import Manifest, SendStats
-from ingest.simulator.simulation import Simulation
+from simulator.config import SimulationConfig
+from simulator.http import SendOptions, send_stream, split_lanes
+from simulator.manifest import Manifest, SendStats
+from simulator.simulation import Simulation
 from sinks.migrations.m0001_raw_events import FAMILIES
 from sinks.reader import RemoteReader
 from tests.offsets import caught_up

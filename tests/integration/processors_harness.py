@@ -18,7 +18,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.kafka import create_topics
-from ingest.simulator import Manifest, Simulation, SimulationConfig
+from simulator import Manifest, Simulation, SimulationConfig
 from tests.offsets import caught_up, partitions
 
 ROOT = Path(__file__).resolve().parents[2]

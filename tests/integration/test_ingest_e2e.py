@@ -17,8 +17,8 @@ import pytest
 from confluent_kafka import Consumer
 
 from deploy.kafka import free_port
-from ingest.simulator.config import SimulationConfig
-from ingest.simulator.run import run_simulation
+from simulator.config import SimulationConfig
+from simulator.run import run_simulation
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
 

@@ -22,8 +22,8 @@ import pytest
 from fleetpulse.reports import apps, regressions, startup
 from fleetpulse.reports.params import Filters
 from fleetpulse.settings import DEMO_IKEY
-from ingest.simulator import Simulation, SimulationConfig
-from ingest.simulator.config import demo_injections
+from simulator import Simulation, SimulationConfig
+from simulator.config import demo_injections
 from tests.faults.harness import FaultStack, Load, Watch, assert_exact, reconcile
 
 pytestmark = [pytest.mark.slow, pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.e2e]

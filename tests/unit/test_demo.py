@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleetpulse.demo import found_injections, injected_scope
-from ingest.simulator import Simulation, SimulationConfig
+from simulator import Simulation, SimulationConfig
 
 
 class Rows:

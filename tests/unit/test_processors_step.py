@@ -327,7 +327,7 @@ def _final_docs(recs: list[Record], batch: int) -> dict[tuple[Any, ...], dict[st
 def test_what_is_emitted_does_not_depend_on_batch_boundaries() -> None:
     # a simulated fleet in the simulator's order (device chunks, far from time order: most events
     # are late, and cells expire while late events for them are still in the same batch)
-    from ingest.simulator import Simulation, SimulationConfig
+    from simulator import Simulation, SimulationConfig
 
     cfg = SimulationConfig(
         devices=150,

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 import schemas
+from bench.decode import main as bench_main
 from schemas import EVENT_NAMES, Event, InvalidEvent, decode
-from schemas.bench import main as bench_main
 from schemas.examples import EXAMPLES_RECEIVED_AT, load_examples
 from schemas.export import export_json_schemas
 

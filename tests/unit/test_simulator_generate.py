@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest.simulator import Simulation, SimulationConfig, expected_reason, generate
-from ingest.simulator.events import EVENT_TYPES
-from ingest.simulator.manifest import Manifest
+from simulator import Simulation, SimulationConfig, expected_reason, generate
+from simulator.events import EVENT_TYPES
+from simulator.manifest import Manifest
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 Record = dict[str, Any]
@@ -43,7 +43,7 @@ def test_same_seed_same_bytes_and_other_seed_differs() -> None:
 def test_config_rejects_inconsistent_injections() -> None:
     from pydantic import ValidationError
 
-    from ingest.simulator import Injection
+    from simulator import Injection
 
     with pytest.raises(ValidationError):
         Injection(

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from ingest.simulator import Simulation, SimulationConfig
-from ingest.simulator.catalog import MODELS_BY_NAME
-from ingest.simulator.manifest import Manifest
+from simulator import Simulation, SimulationConfig
+from simulator.catalog import MODELS_BY_NAME
+from simulator.manifest import Manifest
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 Record = dict[str, Any]

@@ -13,8 +13,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from ingest.simulator import Manifest, SimulationConfig, expected_reason, run_simulation
-from ingest.simulator.simulation import DEFAULT_IKEY
+from simulator import Manifest, SimulationConfig, expected_reason, run_simulation
+from simulator.simulation import DEFAULT_IKEY
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 CONFIG = SimulationConfig(devices=20, days=3, start=START, invalid_fraction=0.02, injections=())

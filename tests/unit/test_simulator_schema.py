@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 import schemas
-from ingest.simulator import Simulation, SimulationConfig, expected_reason
+from simulator import Simulation, SimulationConfig, expected_reason
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ingest.simulator import events as ev
-from ingest.simulator.rand import Rand
+from simulator import events as ev
+from simulator.rand import Rand
 
 REASONS: tuple[str, ...] = ("time_out_of_range", "out_of_range", "invariant_violated")
 _PREFIX = "s:BAD0000"

@@ -2,7 +2,7 @@
 
 Public API::
 
-    from ingest.simulator import SimulationConfig, Injection, generate, run_simulation
+    from simulator import SimulationConfig, Injection, generate, run_simulation
 
     for batch in generate(SimulationConfig(devices=1000, days=14)):   # list[dict] per day/chunk
         ...
@@ -12,11 +12,11 @@ Public API::
 See ``docs/simulator.md`` for the fleet model, distributions, injections and manifest format.
 """
 
-from ingest.simulator.config import Injection, SimulationConfig, demo_injections
-from ingest.simulator.invalid import expected_reason
-from ingest.simulator.manifest import InjectionTruth, Manifest, SendStats
-from ingest.simulator.run import run_simulation
-from ingest.simulator.simulation import DEFAULT_IKEY, Simulation, generate
+from simulator.config import Injection, SimulationConfig, demo_injections
+from simulator.invalid import expected_reason
+from simulator.manifest import InjectionTruth, Manifest, SendStats
+from simulator.run import run_simulation
+from simulator.simulation import DEFAULT_IKEY, Simulation, generate
 
 __all__ = [
     "DEFAULT_IKEY",

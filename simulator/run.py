@@ -13,11 +13,11 @@ from typing import Any, TextIO
 
 import orjson
 
-from ingest.simulator.config import SimulationConfig
-from ingest.simulator.files import NdjsonWriter
-from ingest.simulator.http import SendOptions, send_stream, split_lanes
-from ingest.simulator.manifest import Manifest, SendStats
-from ingest.simulator.simulation import Simulation
+from simulator.config import SimulationConfig
+from simulator.files import NdjsonWriter
+from simulator.http import SendOptions, send_stream, split_lanes
+from simulator.manifest import Manifest, SendStats
+from simulator.simulation import Simulation
 
 
 class Progress:

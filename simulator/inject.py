@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ingest.simulator.catalog import APPS, MODELS, OS_BUILDS
-from ingest.simulator.config import APP_METRICS, Injection, SimulationConfig
-from ingest.simulator.fleet import Fleet
+from simulator.catalog import APPS, MODELS, OS_BUILDS
+from simulator.config import APP_METRICS, Injection, SimulationConfig
+from simulator.fleet import Fleet
 
 BACKGROUND_POLICIES: tuple[tuple[str, str], ...] = (
     ("policy:0b8e7c2a-6f1d-4a3e-8c5b-2d9f0e1a7b64", "Defender: attack surface reduction rules"),

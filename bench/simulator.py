@@ -1,4 +1,4 @@
-"""Generation benchmark: ``python -m ingest.simulator.bench [--devices N] [--days D]``.
+"""Generation benchmark: ``python -m bench.simulator [--devices N] [--days D]``.
 
 Prints events/s and MB/s for generating records and serializing them to NDJSON bytes with
 orjson on one core (no I/O).
@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import orjson
 
-from ingest.simulator.config import SimulationConfig
-from ingest.simulator.simulation import Simulation
+from simulator.config import SimulationConfig
+from simulator.simulation import Simulation
 
 
 def bench(devices: int, days: int, seed: int = 42) -> tuple[int, int, float]:

@@ -1,7 +1,7 @@
 """One device's active day: boot and sign-in, census, changes, app use and faults, hourly snapshots.
 
 :func:`device_day` returns the timed ``data`` bodies and the agent runs (segments) they fall
-into; :mod:`ingest.simulator.envelope` orders them and stamps the envelope.
+into; :mod:`simulator.envelope` orders them and stamps the envelope.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ingest.simulator import events as ev
-from ingest.simulator.catalog import APPS, MODELS, OS_BUILDS, OS_EDITIONS, OS_UPDATE_KB
-from ingest.simulator.envelope import Segment, Timed
-from ingest.simulator.inject import BACKGROUND_DRIVERS, BACKGROUND_POLICIES
-from ingest.simulator.rand import Rand, fmt_time
-from ingest.simulator.world import World
+from simulator import events as ev
+from simulator.catalog import APPS, MODELS, OS_BUILDS, OS_EDITIONS, OS_UPDATE_KB
+from simulator.envelope import Segment, Timed
+from simulator.inject import BACKGROUND_DRIVERS, BACKGROUND_POLICIES
+from simulator.rand import Rand, fmt_time
+from simulator.world import World
 
 HOUR = 3_600_000
 QUARTER = 900_000
@@ -22,7 +22,7 @@ QUARTER = 900_000
 
 @dataclass(slots=True)
 class DayDraws:
-    """The device's vectorised draws for the day (see :mod:`ingest.simulator.timeline`)."""
+    """The device's vectorised draws for the day (see :mod:`simulator.timeline`)."""
 
     t0: int  # session start, device clock (ms)
     t_end: int

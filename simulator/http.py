@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from ingest.simulator.manifest import SendStats
+from simulator.manifest import SendStats
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 

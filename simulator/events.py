@@ -1,7 +1,7 @@
 """Builders of the ``data`` bodies of every event type, exactly as the wire contract names them.
 
 Each builder takes already-drawn values (or a :class:`Rand`) and returns a plain dict; the
-envelope is added by :mod:`ingest.simulator.timeline` once the device's events are ordered.
+envelope is added by :mod:`simulator.timeline` once the device's events are ordered.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from ingest.simulator.catalog import BACKGROUND_PROCESSES, BOOT_PROFILE, BUGCHECKS, App, Model
-from ingest.simulator.rand import Rand, fmt_time
+from simulator.catalog import BACKGROUND_PROCESSES, BOOT_PROFILE, BUGCHECKS, App, Model
+from simulator.rand import Rand, fmt_time
 
 Data = dict[str, Any]
 AddFn = Callable[[int, str, Data], None]

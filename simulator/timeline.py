@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ingest.simulator.catalog import MODELS, TIMEZONES
-from ingest.simulator.envelope import Delivery, Identity, assemble
-from ingest.simulator.rand import Rand
-from ingest.simulator.session import DayDraws, device_day
-from ingest.simulator.world import DAY_MS, World
+from simulator.catalog import MODELS, TIMEZONES
+from simulator.envelope import Delivery, Identity, assemble
+from simulator.rand import Rand
+from simulator.session import DayDraws, device_day
+from simulator.world import DAY_MS, World
 
 Record = dict[str, Any]
 

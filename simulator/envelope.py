@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.simulator.events import HEARTBEAT, Data
-from ingest.simulator.rand import Rand, fmt_time
+from simulator.events import HEARTBEAT, Data
+from simulator.rand import Rand, fmt_time
 
 SDK_VER = "fleet-agent-win-1.4.2"
 

@@ -1,4 +1,4 @@
-"""Sink benchmark: ``python -m sinks.bench_sink [--events N] [--rate R] [--seconds S]``.
+"""Sink benchmark: ``python -m bench.sink [--events N] [--rate R] [--seconds S]``.
 
 1. *Throughput*: produce N pre-built accepted event records (every event type, distinct devices
    and seqs, ``ext.ingest`` stamped) to a fresh topic, then run the sink (in-process, a fresh

@@ -1,6 +1,6 @@
 """Collector throughput: records/s accepted (Kafka-acknowledged), median of several runs.
 
-    python -m ingest.bench_collector [--bootstrap HOST:PORT] [--records 60000] [--clients 2]
+    python -m bench.collector [--bootstrap HOST:PORT] [--records 60000] [--clients 2]
                                      [--connections 8] [--batch 500] [--runs 3] [--gzip]
 
 The collector runs in this process (a real HTTP port, a real broker: ``--bootstrap``, default

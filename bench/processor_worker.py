@@ -1,4 +1,4 @@
-"""Benchmark one processors worker on the dev broker: ``python -m processors.bench_worker``.
+"""Benchmark one processors worker on the dev broker: ``python -m bench.processor_worker``.
 
 Pre-produces the simulated fleet (``--devices``, ``--days``) once per run to fresh topics, starts
 one worker (``python -m processors.cli process``) and measures from its first to its last stage-1

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ingest.simulator.catalog import APPS, MODELS, OS_BUILDS, TIMEZONE_WEIGHTS, TIMEZONES
-from ingest.simulator.config import SimulationConfig
+from simulator.catalog import APPS, MODELS, OS_BUILDS, TIMEZONE_WEIGHTS, TIMEZONES
+from simulator.config import SimulationConfig
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ingest.simulator.catalog import APPS_BY_NAME, MODELS_BY_NAME
+from simulator.catalog import APPS_BY_NAME, MODELS_BY_NAME
 
 ChangeType = Literal["policy", "app", "driver", "osUpdate", "firmware", "setting"]
 Metric = Literal[

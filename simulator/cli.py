@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from fleetpulse.settings import Settings
-from ingest.simulator.config import SimulationConfig
-from ingest.simulator.manifest import Manifest
-from ingest.simulator.run import run_simulation
+from simulator.config import SimulationConfig
+from simulator.manifest import Manifest
+from simulator.run import run_simulation
 
 
 def _tenant_credentials(settings: Settings, api_key: str | None) -> tuple[str, str]:

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from ingest.simulator.config import SimulationConfig
-from ingest.simulator.fleet import Fleet, build_fleet
-from ingest.simulator.inject import AppTable, Injections, build_app_table, patch_days
-from ingest.simulator.rand import to_ms
+from simulator.config import SimulationConfig
+from simulator.fleet import Fleet, build_fleet
+from simulator.inject import AppTable, Injections, build_app_table, patch_days
+from simulator.rand import to_ms
 
 DAY_MS = 86_400_000
 PATCH_WINDOW_DAYS = 10

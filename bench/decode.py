@@ -1,4 +1,4 @@
-"""Decode throughput on the example events: ``python -m schemas.bench [--seconds N]``.
+"""Decode throughput on the example events: ``python -m bench.decode [--seconds N]``.
 
 Prints records/s per event type and for the mix, single core, one record per :func:`decode` call.
 """

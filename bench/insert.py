@@ -1,4 +1,4 @@
-"""Insert benchmark: ``python -m sinks.bench_insert [--rows N] [--batch N] [--dir DIR]``.
+"""Insert benchmark: ``python -m bench.insert [--rows N] [--batch N] [--dir DIR]``.
 
 Inserts N synthetic ``boot_events`` rows (realistic shapes: 5 000 devices, daily boots,
 log-normal durations, a few optional fields absent) into a fresh embedded store in batches of

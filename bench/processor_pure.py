@@ -1,4 +1,4 @@
-"""Benchmark of the pure aggregation core: ``python -m processors.bench_pure [--events N]``.
+"""Benchmark of the pure aggregation core: ``python -m bench.processor_pure [--events N]``.
 
 Generates N synthetic validated events (≈45 % boot, 45 % sign-in, 10 % app crash) over 2 000
 devices and one UTC day (time-ordered, as a stream arrives), then times

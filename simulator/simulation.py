@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from ingest.simulator.catalog import MODELS
-from ingest.simulator.config import SimulationConfig
-from ingest.simulator.invalid import add_invalid
-from ingest.simulator.manifest import InjectionTruth, Manifest
-from ingest.simulator.rand import Rand
-from ingest.simulator.timeline import chunk_day, flush_held
-from ingest.simulator.world import build_world
+from simulator.catalog import MODELS
+from simulator.config import SimulationConfig
+from simulator.invalid import add_invalid
+from simulator.manifest import InjectionTruth, Manifest
+from simulator.rand import Rand
+from simulator.timeline import chunk_day, flush_held
+from simulator.world import build_world
 
 DEFAULT_IKEY = "o:4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f"  # the demo tenant (fleetpulse.settings.DEMO_IKEY)
 Record = dict[str, Any]
