@@ -16,13 +16,18 @@ token and authenticates nothing here.
 from __future__ import annotations
 
 import hmac
+import os
+import secrets
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
+from fleetpulse.settings import Settings
 from ingest.auth import configured_digest, key_digest
 
 Role = Literal["reader", "admin"]
+OPERATOR_TOKEN_FILE = "operator-token"  # in DATA_DIR, mode 0600, written by `fleetpulse up`
 ROLE_RANK: dict[str, int] = {"reader": 1, "admin": 2}
 
 
@@ -99,3 +104,42 @@ def bearer(header: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def ensure_operator_token(data_dir: Path) -> str:
+    """The operator token of ``data_dir``, created (random, 256 bits, mode 0600) on first start."""
+    path = data_dir / OPERATOR_TOKEN_FILE
+    existing = read_operator_token(data_dir)
+    if existing:
+        return existing
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    return token
+
+
+def read_operator_token(data_dir: Path) -> str | None:
+    """The operator token written into ``data_dir``, or ``None`` before the first ``up``."""
+    try:
+        return (data_dir / OPERATOR_TOKEN_FILE).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def token_ring(settings: Settings) -> TokenRing:
+    """The configured analyst tokens, plus the operator token of ``settings.data_dir`` if written."""
+    tokens = {
+        key: Principal(name=spec.name, role=spec.role, tenant=spec.tenant)
+        for key, spec in settings.analyst_tokens.items()
+    }
+    operator = read_operator_token(settings.data_dir)
+    if operator:
+        tokens[operator] = Principal(name="operator", role="admin", tenant=None)
+    return TokenRing(tokens)
+
+
+def cli_token(settings: Settings) -> str | None:
+    """What the CLI presents: ``FLEETPULSE_TOKEN`` / ``--token``, else the operator token on disk."""
+    return settings.token.get_secret_value() or read_operator_token(settings.data_dir)

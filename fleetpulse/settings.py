@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 IKEY_RE = re.compile(r"^o:[0-9a-f]{32}$")
@@ -34,6 +34,16 @@ class Tenant(BaseModel):
             if not IKEY_RE.match(ikey):
                 raise ValueError(f"iKey {ikey!r} is not 'o:' + 32 lower-case hex")
         return value
+
+
+class AnalystToken(BaseModel):
+    """What an analyst token grants: one tenant, one role (fleetpulse/access.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    tenant: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    role: Literal["reader", "admin"] = "reader"
 
 
 def _demo_tenants() -> dict[str, Tenant]:
@@ -154,6 +164,11 @@ class Settings(BaseSettings):
     sink_dlq_max_consecutive: int = Field(default=100, ge=0)  # per partition, bad in a row
     sink_dlq_min_messages: int = Field(default=1_000, ge=1)  # the ratio applies from this many seen
     read_max_execution_time_s: float = Field(default=60.0, gt=0)  # analyst queries (sql, reports)
+
+    # -- read access (fleetpulse/access.py, docs/security.md): analyst tokens and the CLI's own token
+    # {"<token or sha256:<64 hex>>": {"name": "alice", "tenant": "contoso", "role": "reader"}}
+    analyst_tokens: dict[str, AnalystToken] = Field(default_factory=dict)
+    token: SecretStr = SecretStr("")  # the CLI's credential; empty: the operator token in data_dir
 
     # -- replay (ingest/replay.py, docs/security.md "Replaying the DLQ")
     replay_group_id: str = "fleetpulse-replay-dlq"  # consumer group of `fleetpulse replay-dlq`

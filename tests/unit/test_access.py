@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
 import pytest
 
-from fleetpulse.access import ForbiddenError, Principal, TokenRing, UnauthorizedError, authorize, bearer
+from fleetpulse.access import (
+    ForbiddenError,
+    Principal,
+    TokenRing,
+    UnauthorizedError,
+    authorize,
+    bearer,
+    cli_token,
+    ensure_operator_token,
+    token_ring,
+)
+from fleetpulse.settings import AnalystToken, load_settings
 from ingest.auth import hashed_form
 
 READER_A = Principal(name="alice", role="reader", tenant="a")
@@ -63,3 +77,19 @@ def test_operator_names_any_configured_tenant_one_at_a_time() -> None:
 )
 def test_bearer_header(header: str | None, token: str | None) -> None:
     assert bearer(header) == token
+
+
+def test_operator_token_is_written_once_private_and_joins_the_ring(tmp_path: Path) -> None:
+    settings = load_settings(
+        data_dir=tmp_path, analyst_tokens={"tok-alice": AnalystToken(name="alice", tenant="contoso")}
+    )
+    assert cli_token(settings) is None
+    token = ensure_operator_token(tmp_path)
+    assert len(token) >= 40
+    assert ensure_operator_token(tmp_path) == token
+    assert stat.S_IMODE((tmp_path / "operator-token").stat().st_mode) == 0o600
+    ring = token_ring(settings)
+    assert ring.authenticate(token) == Principal(name="operator", role="admin", tenant=None)
+    assert ring.authenticate("tok-alice") == Principal(name="alice", role="reader", tenant="contoso")
+    assert cli_token(settings) == token
+    assert cli_token(load_settings(data_dir=tmp_path, token="tok-alice")) == "tok-alice"
