@@ -83,6 +83,15 @@ def collector(ctx: click.Context) -> None:
 
 @cli.command()
 @click.pass_context
+def console(ctx: click.Context) -> None:
+    """Serve the analysts' web console (sign in with an analyst token; reads through the store owner)."""
+    from fleetpulse.console.app import run_console
+
+    run_console(_settings(ctx))
+
+
+@cli.command()
+@click.pass_context
 def migrate(ctx: click.Context) -> None:
     """Apply the ClickHouse migrations that have not run yet (idempotent)."""
     from sinks.clickhouse import open_backend
