@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -38,12 +39,12 @@ def _start(sink_url: str, data_dir: Path, cache_s: float) -> tuple[subprocess.Po
         "FLEETPULSE_CONSOLE_SINK_URL": sink_url,
         "FLEETPULSE_CONSOLE_CACHE_S": str(cache_s),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fleetpulse.cli", "console"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = data_dir / "logs" / f"bench-console-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fleetpulse.cli", "console"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -59,10 +60,11 @@ def _start(sink_url: str, data_dir: Path, cache_s: float) -> tuple[subprocess.Po
 def _get(url: str, token: str) -> float:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=120) as resp:
-        resp.read()
-        if resp.status != 200:
-            raise click.ClickException(f"{url}: HTTP {resp.status}")
+    try:
+        with urllib.request.urlopen(request, timeout=120) as resp:
+            resp.read()
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(f"{url}: HTTP {exc.code}: {exc.read()[:500]!r}") from exc
     return time.perf_counter() - started
 
 

@@ -72,13 +72,19 @@ class CachedReader:
     def __init__(self, inner: CallerReader, cache: QueryCache) -> None:
         self.inner = inner
         self.cache = cache
+        # one page's builders ask some questions twice (models and devices both need the per-device
+        # medians): within one request they are asked once, whatever the cache's lifetime
+        self._this_request: dict[tuple[str, str, bytes], list[Row]] = {}
 
     def query_json(self, sql: str, params: dict[str, Any] | None = None) -> list[Row]:
         key = (self.inner.tenant, sql, orjson.dumps(params or {}, option=orjson.OPT_SORT_KEYS))
-        rows = self.cache.get(key)
+        rows = self._this_request.get(key)
+        if rows is None:
+            rows = self.cache.get(key)
         if rows is None:
             rows = self.inner.query_json(sql, params)
             self.cache.put(key, rows)
+        self._this_request[key] = rows
         return rows
 
     def close(self) -> None:

@@ -23,7 +23,10 @@ SELECT kind, value, uniqExact(device_id) AS devices FROM (
     SELECT 'os_build', os_ver, device_id FROM {{db}}.boot_events WHERE {_RANGE}
     UNION ALL
     SELECT 'app', app_name, device_id FROM {{db}}.app_usage WHERE {_RANGE}
-) GROUP BY kind, value ORDER BY kind, value"""
+) GROUP BY kind, value
+UNION ALL
+SELECT 'group', concat(kind, ':', value), devices FROM ({GROUPS_SQL})
+ORDER BY kind, value"""
 
 BASELINES_SQL = """
 SELECT name, toString(min(period_start)) AS period_start, toString(max(period_end)) AS period_end,
@@ -57,12 +60,9 @@ ORDER BY scope_type, scope, metric"""
 
 def facets(reader: Reader, flt: Filters) -> dict[str, list[Row]]:
     """``kind -> [{value, devices}]`` for ``model``, ``os_build``, ``app`` and ``group`` (``kind:value``)."""
-    params = flt.params()
     out: dict[str, list[Row]] = {"model": [], "os_build": [], "app": [], "group": []}
-    for r in reader.query_json(render_sql(FACETS_SQL, flt.database), params):
+    for r in reader.query_json(render_sql(FACETS_SQL, flt.database), flt.params()):
         out[r["kind"]].append({"value": r["value"], "devices": int(r["devices"])})
-    for r in reader.query_json(render_sql(GROUPS_SQL, flt.database), params):
-        out["group"].append({"value": f"{r['kind']}:{r['value']}", "devices": int(r["devices"])})
     return out
 
 
