@@ -124,7 +124,11 @@ def app_breakdown(reader: Reader, flt: Filters, dim: str) -> list[Row]:
 
 def app_devices(reader: Reader, flt: Filters) -> list[Row]:
     rows = reader.query_json(render_sql(APP_DEVICES_SQL, flt.database), flt.params())
-    return [{**r, "usage_hours": int(r.pop("usage_ms")) / 3_600_000.0} for r in rows]
+    # new rows: the reader's rows may be shared (the console reuses answers), never edit them
+    return [
+        {**{k: v for k, v in r.items() if k != "usage_ms"}, "usage_hours": int(r["usage_ms"]) / 3_600_000.0}
+        for r in rows
+    ]
 
 
 def startup_processes(reader: Reader, flt: Filters) -> list[Row]:
