@@ -275,6 +275,7 @@ def make_app(settings: Settings) -> web.Application:
 
     async def close_pool(_app: web.Application) -> None:
         _app[POOL_KEY].shutdown(wait=False, cancel_futures=True)
+        _app[CACHE_KEY].close()
 
     app.on_cleanup.append(close_pool)
     return app

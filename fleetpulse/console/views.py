@@ -1,16 +1,18 @@
 """From a request to a rendered page: resolve the filters, build (or reuse) the widgets, render.
 
-A page request, as named steps: the caller's tenant -> its reader (answers reused for
-``console_cache_s`` per tenant and identical query) -> the filters -> the page's widgets
+A page request, as named steps: the caller's tenant -> its reader (answers of identical reads
+shared per tenant, :class:`QueryCache`) -> the filters -> the page's widgets
 (:func:`build_page`) -> sort and page the tables -> the template (:func:`render_page`). The
 CSV download takes the same widgets.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,8 @@ from fleetpulse.reports.params import GROUPS, Filters, iso
 from fleetpulse.settings import Settings
 
 Row = dict[str, Any]
+Key = tuple[str, str, bytes]  # tenant, SQL, parameters
+log = logging.getLogger("fleetpulse.console")
 
 
 @dataclass(frozen=True)
@@ -37,33 +41,65 @@ class Built:
 
 
 class QueryCache:
-    """Rows of identical reads for ``ttl_s`` seconds (0: never kept), per tenant, shared by every
-    page and caller of that tenant: the overview and the startup page ask the same questions."""
+    """Rows of identical reads of one tenant, shared by every page and caller of that tenant (the
+    overview and the startup page ask the same questions).
 
-    def __init__(self, ttl_s: float, max_entries: int = 512) -> None:
+    An answer younger than ``ttl_s`` is served as it is; an older one is still served, at once,
+    while one background refresh reads it again (stale-while-revalidate), so a page seen before
+    answers from memory and shows figures at most ``ttl_s`` + one read old. An answer unused for
+    ``idle_s`` is dropped, never served. ``ttl_s`` = 0: nothing is kept, every request reads.
+    """
+
+    def __init__(self, ttl_s: float, idle_s: float = 600.0, max_entries: int = 1024) -> None:
         self.ttl_s = ttl_s
+        self.idle_s = max(idle_s, ttl_s)
         self.max_entries = max_entries
-        self._entries: dict[tuple[str, str, bytes], tuple[float, list[Row]]] = {}
+        self._entries: dict[Key, tuple[float, float, list[Row]]] = {}  # key -> (read at, used at, rows)
+        self._refreshing: set[Key] = set()
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="console-refresh")
 
-    def get(self, key: tuple[str, str, bytes]) -> list[Row] | None:
+    def get(self, key: Key, read: Callable[[], list[Row]]) -> list[Row]:
+        """The cached rows of ``key`` (refreshed in the background when stale), else ``read()``."""
+        if self.ttl_s <= 0:
+            return read()
+        now = time.monotonic()
         with self._lock:
             hit = self._entries.get(key)
-        if hit is None or time.monotonic() - hit[0] > self.ttl_s:
-            return None
-        return hit[1]
+            if hit is not None and now - hit[1] > self.idle_s:
+                hit = None
+            if hit is not None:
+                self._entries[key] = (hit[0], now, hit[2])
+                if now - hit[0] > self.ttl_s and key not in self._refreshing:
+                    self._refreshing.add(key)
+                    self._pool.submit(self._refresh, key, read)
+                return hit[2]
+        rows = read()
+        self._put(key, rows)
+        return rows
 
-    def put(self, key: tuple[str, str, bytes], rows: list[Row]) -> None:
-        if self.ttl_s <= 0:
-            return
+    def _refresh(self, key: Key, read: Callable[[], list[Row]]) -> None:
+        try:
+            self._put(key, read())
+        except Exception:  # the stale answer stays; the next stale use tries again
+            log.warning("refreshing a cached read failed", exc_info=True)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+
+    def _put(self, key: Key, rows: list[Row]) -> None:
+        now = time.monotonic()
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
-            self._entries[key] = (time.monotonic(), rows)
+            self._entries[key] = (now, now, rows)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class CachedReader:
-    """A :class:`CallerReader` whose answers are reused from the tenant's :class:`QueryCache`.
+    """A :class:`CallerReader` whose answers come from the tenant's :class:`QueryCache`.
 
     Only what this caller's token was allowed to read enters the cache, and only its tenant's
     callers read it back; the cache never widens a read (every caller of a tenant may read it all).
@@ -74,16 +110,13 @@ class CachedReader:
         self.cache = cache
         # one page's builders ask some questions twice (models and devices both need the per-device
         # medians): within one request they are asked once, whatever the cache's lifetime
-        self._this_request: dict[tuple[str, str, bytes], list[Row]] = {}
+        self._this_request: dict[Key, list[Row]] = {}
 
     def query_json(self, sql: str, params: dict[str, Any] | None = None) -> list[Row]:
         key = (self.inner.tenant, sql, orjson.dumps(params or {}, option=orjson.OPT_SORT_KEYS))
         rows = self._this_request.get(key)
         if rows is None:
-            rows = self.cache.get(key)
-        if rows is None:
-            rows = self.inner.query_json(sql, params)
-            self.cache.put(key, rows)
+            rows = self.cache.get(key, lambda: self.inner.query_json(sql, params))
         self._this_request[key] = rows
         return rows
 

@@ -161,3 +161,36 @@ def test_templates_reference_only_local_assets() -> None:
         assert "http://" not in text
         assert "https://" not in text, path
         assert "<script>" not in text, f"{path}: inline scripts are refused by the CSP"
+
+
+def test_query_cache_serves_stale_answers_while_one_refresh_reads() -> None:
+    import threading
+    import time
+
+    from fleetpulse.console.views import QueryCache
+
+    calls: list[int] = []
+    release = threading.Event()
+
+    def read() -> list[dict[str, Any]]:
+        calls.append(1)
+        if len(calls) > 1:
+            release.wait(5)
+        return [{"n": len(calls)}]
+
+    cache = QueryCache(ttl_s=0.05)
+    key = ("t", "SELECT 1", b"{}")
+    assert cache.get(key, read) == [{"n": 1}]
+    assert cache.get(key, read) == [{"n": 1}]  # fresh: no read
+    time.sleep(0.06)
+    assert cache.get(key, read) == [{"n": 1}]  # stale: served at once, one refresh started
+    assert cache.get(key, read) == [{"n": 1}]  # the refresh is under way: not a second one
+    release.set()
+    deadline = time.monotonic() + 5
+    while cache.get(key, read) != [{"n": 2}] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cache.get(key, read) == [{"n": 2}]
+    assert len(calls) == 2
+    cache.close()
+    off = QueryCache(ttl_s=0)
+    assert [off.get(key, read), off.get(key, read)] == [[{"n": 3}], [{"n": 4}]]
