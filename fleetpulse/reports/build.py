@@ -11,6 +11,7 @@ from sinks.reader import Reader
 
 Row = dict[str, Any]
 
+#: every report over the fleet by name (``Reader, Filters`` -> document); ``device`` also takes an id
 REPORTS: dict[str, Callable[..., Row]] = {
     "startup": startup.startup_report,
     "models": models.models_report,
@@ -18,8 +19,8 @@ REPORTS: dict[str, Callable[..., Row]] = {
     "restarts": restarts.restarts_report,
     "apps": apps.apps_report,
     "regressions": regressions.regressions_report,
-    "device": device.device_report,
 }
+DEVICE_REPORT: Callable[..., Row] = device.device_report
 
 
 def make_filters(

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from fleetpulse.reports import formats
-from fleetpulse.reports.build import REPORTS, make_filters
+from fleetpulse.reports.build import DEVICE_REPORT, REPORTS, make_filters
 from fleetpulse.reports.params import GROUPS, Filters
 from fleetpulse.reports.tenancy import TENANT_HELP, resolve_tenant_cli
 from fleetpulse.reports.text import RENDERERS
@@ -127,7 +127,7 @@ def _run(ctx: click.Context, name: str, opts: dict[str, Any], **kwargs: Any) -> 
     reader = _open(settings, opts)
     try:
         flt = _filters(reader, settings, opts)
-        doc = REPORTS[name](reader, flt, **kwargs)
+        doc = (DEVICE_REPORT if name == "device" else REPORTS[name])(reader, flt, **kwargs)
     except QueryError as exc:
         raise click.ClickException(str(exc)) from exc  # one line, no traceback
     finally:
