@@ -91,7 +91,7 @@ class BenchStack:
             self._saved[key] = os.environ.get(f"FLEETPULSE_{key}")
             os.environ[f"FLEETPULSE_{key}"] = value
         try:
-            self._stack = LocalStack(self.settings, with_pipeline=self.processor_in_path)
+            self._stack = LocalStack(self.settings, with_pipeline=self.processor_in_path, with_console=False)
             self.endpoints = self._stack.__enter__()
             if not self.processor_in_path:
                 self._start_collector()

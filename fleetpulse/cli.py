@@ -5,7 +5,6 @@ Each subcommand: parse -> settings (built once here) -> check dependencies -> bu
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -84,6 +83,15 @@ def collector(ctx: click.Context) -> None:
 
 @cli.command()
 @click.pass_context
+def console(ctx: click.Context) -> None:
+    """Serve the analysts' web console (sign in with an analyst token; reads through the store owner)."""
+    from fleetpulse.console.app import run_console
+
+    run_console(_settings(ctx))
+
+
+@cli.command()
+@click.pass_context
 def migrate(ctx: click.Context) -> None:
     """Apply the ClickHouse migrations that have not run yet (idempotent)."""
     from sinks.clickhouse import open_backend
@@ -108,13 +116,21 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     return params
 
 
+def _output_options(func: Any) -> Any:
+    from fleetpulse.reports.cli import output_options
+
+    for option in reversed(output_options()):
+        func = option(func)
+    return func
+
+
 @cli.command()
 @click.argument("query")
 @click.option("--param", "-p", multiple=True, help="Bind {NAME:Type} in QUERY: NAME=VALUE (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@_output_options
 @click.option("--tenant", default="", help="Read as this tenant (default: the only configured one).")
 @click.pass_context
-def sql(ctx: click.Context, query: str, param: tuple[str, ...], as_json: bool, tenant: str) -> None:
+def sql(ctx: click.Context, /, query: str, param: tuple[str, ...], tenant: str, **out: Any) -> None:
     """Run one SELECT against ClickHouse as one tenant (through the running stack when there is one).
 
     ClickHouse scopes every table to the tenant; SETTINGS, table functions and multiple
@@ -134,10 +150,9 @@ def sql(ctx: click.Context, query: str, param: tuple[str, ...], as_json: bool, t
         raise click.ClickException(str(exc)) from exc  # the analyst's mistake: one line, no traceback
     finally:
         reader.close()
-    if as_json:
-        click.echo(json.dumps(rows, default=str))
-    else:
-        click.echo(render_table(rows))
+    from fleetpulse.reports.cli import emit
+
+    emit(rows, lambda: rows, lambda: render_table(rows), out)  # --format json: the rows as one list
 
 
 @cli.group()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from fleetpulse.access import read_operator_token
 from fleetpulse.settings import Settings
 from fleetpulse.stack import LocalStack, StopSignals
 from simulator.cli import summary
@@ -102,6 +103,8 @@ def run_demo(settings: Settings, *, devices: int, days: int, seed: int, html_out
             click.secho(f"\n$ fleetpulse {' '.join(args)}", bold=True)
             cli.main(args, prog_name="fleetpulse", standalone_mode=False)
         _say(f"HTML report: {html_out.resolve()}")
+        token = read_operator_token(settings.data_dir.resolve())
+        _say(f"console listening on {endpoints['console']}/?token={token}")
         _say(f'SQL: fleetpulse sql "SELECT count() FROM {db}.boot_events" while the stack runs')
         if keep:
             _say("the stack keeps running; Ctrl-C stops it")

@@ -176,6 +176,14 @@ class Settings(BaseSettings):
     replay_dedup_warm_s: float = Field(default=24 * 3600.0, ge=0)  # dedup: the events topic's last N s
     replay_dedup_warm_timeout_s: float = Field(default=300.0, gt=0)  # warm-up deadline (then partial)
 
+    # -- issue 17: the analysts' web console (fleetpulse/console/, docs/console.md)
+    console_host: str = "127.0.0.1"  # loopback by default: the console shows every figure of a tenant
+    console_port: int = Field(default=8083, ge=0, le=65535)  # 0 picks a free port
+    console_sink_url: str = ""  # the store owner's read API; empty: the running stack's sink (DATA_DIR)
+    console_session_hours: float = Field(default=12.0, gt=0)  # a sign-in lasts this long
+    console_cache_s: float = Field(default=15.0, ge=0)  # a page's figures are reused this long (0: never)
+    console_read_timeout_s: float = Field(default=60.0, gt=0)  # one read through the store owner
+
     @field_validator("tenants")
     @classmethod
     def _hashed_keys_well_formed(cls, value: dict[str, Tenant]) -> dict[str, Tenant]:

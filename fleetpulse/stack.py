@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deploy.kafka import LocalKafka, child_preexec, create_topics
+from deploy.kafka import LocalKafka, child_preexec, create_topics, free_port
+from fleetpulse.access import ensure_operator_token
 from fleetpulse.runfile import clear_endpoints, write_endpoints
 from fleetpulse.settings import Settings
 
@@ -39,18 +40,26 @@ class Service:
     name: str
     argv: tuple[str, ...]
     port: int
+    env: tuple[tuple[str, str], ...] = ()  # set for this service only
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
 
-def services(settings: Settings, with_pipeline: bool) -> list[Service]:
-    """The sink owns the embedded store and serves reads; collector and processors join it."""
+def services(settings: Settings, with_pipeline: bool, with_console: bool = True) -> list[Service]:
+    """The sink owns the embedded store and serves reads; collector and processors join it; the
+    console reads through the sink (port 0: a free port, chosen here so the link can be printed)."""
     chosen = [Service("sink", ("sink",), settings.sink_port)]
     if with_pipeline:
         chosen.append(Service("processor", ("process",), settings.processor_metrics_port))
         chosen.append(Service("collector", ("collector",), settings.collector_port))
+    if not with_console:
+        return chosen
+    port = settings.console_port or free_port()
+    sink_url = settings.console_sink_url or f"http://127.0.0.1:{settings.sink_port}"
+    console_env = (("FLEETPULSE_CONSOLE_PORT", str(port)), ("FLEETPULSE_CONSOLE_SINK_URL", sink_url))
+    chosen.append(Service("console", ("console",), port, console_env))
     return chosen
 
 
@@ -68,6 +77,7 @@ def _healthy(url: str) -> bool:
 
 def _start(service: Service, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "fleetpulse.cli", *service.argv]
+    env = {**env, **dict(service.env)}
     log_dir.mkdir(parents=True, exist_ok=True)
     # each service logs to its own file, keeping the terminal for the stack's own lines; its own
     # session: a terminal's Ctrl-C reaches only us, and we stop the services in order
@@ -133,9 +143,17 @@ def _kafka(settings: Settings) -> Iterator[str]:
 class LocalStack:
     """Kafka plus the fleetpulse services as child processes; ``with LocalStack(s) as endpoints:``."""
 
-    def __init__(self, settings: Settings, *, with_pipeline: bool, stop_deadline_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        with_pipeline: bool,
+        stop_deadline_s: float = 30.0,
+        with_console: bool = True,
+    ) -> None:
         self.settings = settings
         self.with_pipeline = with_pipeline
+        self.with_console = with_console
         self.stop_deadline_s = stop_deadline_s
         self.endpoints: dict[str, str] = {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -154,11 +172,14 @@ class LocalStack:
                 "FLEETPULSE_DATA_DIR": str(settings.data_dir.resolve()),
             }
             self.endpoints = {"kafka": bootstrap, "clickhouse": settings.clickhouse_url_resolved}
-            for service in services(settings, self.with_pipeline):
+            # the operator token: the console's printed link signs in with it, the CLI presents it
+            operator = ensure_operator_token(settings.data_dir.resolve())
+            for service in services(settings, self.with_pipeline, self.with_console):
                 self._procs[service.name] = _start(service, env, settings.data_dir / "logs")
                 took = _wait_healthy(service, self._procs[service.name], timeout_s=120)
                 self.endpoints[service.name] = service.url
-                _say(f"{service.name} listening on {service.url} (healthy in {took:.1f}s)")
+                shown = f"{service.url}/?token={operator}" if service.name == "console" else service.url
+                _say(f"{service.name} listening on {shown} (healthy in {took:.1f}s)")
             write_endpoints(settings.data_dir, self.endpoints)
             _say(f"service logs in {(settings.data_dir / 'logs').resolve()}")
         except BaseException:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fleetpulse.reports import apps, devices, models, regressions, restarts, startup
+from fleetpulse.reports import apps, device, devices, models, regressions, restarts, startup
 from fleetpulse.reports.params import Filters, newest_event_time, resolve_range
 from sinks.reader import Reader
 
 Row = dict[str, Any]
 
-REPORTS: dict[str, Callable[[Reader, Filters], Row]] = {
+#: every report over the fleet by name (``Reader, Filters`` -> document); ``device`` also takes an id
+REPORTS: dict[str, Callable[..., Row]] = {
     "startup": startup.startup_report,
     "models": models.models_report,
     "devices": devices.devices_report,
@@ -19,6 +20,7 @@ REPORTS: dict[str, Callable[[Reader, Filters], Row]] = {
     "apps": apps.apps_report,
     "regressions": regressions.regressions_report,
 }
+DEVICE_REPORT: Callable[..., Row] = device.device_report
 
 
 def make_filters(
@@ -32,10 +34,19 @@ def make_filters(
     app: str = "",
     limit: int = 20,
     database: str = "fleetpulse",
+    group: str = "",
 ) -> Filters:
     """Filters with the time range resolved (default: the 14 days up to the newest event)."""
     newest = newest_event_time(reader, database, tenant)
     start, end = resolve_range(since, until, newest)
     return Filters(
-        start, end, tenant=tenant, model=model, os_build=os_build, app=app, limit=limit, database=database
+        start,
+        end,
+        tenant=tenant,
+        model=model,
+        os_build=os_build,
+        app=app,
+        limit=limit,
+        database=database,
+        group=group,
     )

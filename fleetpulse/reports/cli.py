@@ -1,7 +1,9 @@
-"""CLI: ``fleetpulse report startup|models|devices|restarts|apps|html`` and ``fleetpulse regressions``.
+"""CLI: ``fleetpulse report startup|models|devices|restarts|apps|device ID|html``, ``fleetpulse regressions``.
 
 Register in fleetpulse/cli.py with ``cli.add_command(report)`` and ``cli.add_command(regressions)``;
-both read the frozen :class:`Settings` from ``ctx.obj``. ``--json`` prints one JSON document.
+both read the frozen :class:`Settings` from ``ctx.obj``. ``--format json`` (or ``--json``) prints
+one JSON document; ``csv`` / ``parquet`` write one of the report's tables (``--table``,
+fleetpulse/reports/formats.py) to stdout or ``--out FILE``.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from typing import Any, TypeVar
 
 import click
 
-from fleetpulse.reports.build import REPORTS, make_filters
-from fleetpulse.reports.params import Filters
+from fleetpulse.reports import formats
+from fleetpulse.reports.build import DEVICE_REPORT, REPORTS, make_filters
+from fleetpulse.reports.params import GROUPS, Filters
 from fleetpulse.reports.tenancy import TENANT_HELP, resolve_tenant_cli
 from fleetpulse.reports.text import RENDERERS
 from fleetpulse.settings import Settings
-from sinks.reader import Reader, open_reader
+from sinks.reader import QueryError, Reader, open_reader
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,12 +46,56 @@ def filter_options(func: F) -> F:
             "--os-build", "os_build", default="", help="Only this OS build (10.0.22631.4169 or 22631)."
         ),
         click.option("--app", default="", help="Apps: only this app; other reports: devices that used it."),
+        click.option(
+            "--group", default="", help=f"Only devices of a census group KIND:VALUE ({', '.join(GROUPS)})."
+        ),
         click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000), help="Rows."),
-        click.option("--json", "as_json", is_flag=True, help="Print one JSON document."),
+        *output_options(),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def output_options() -> list[Callable[[F], F]]:
+    """``--format``, its ``--json`` synonym, ``--table`` and ``--out`` (reports and ``sql``)."""
+    return [
+        click.option(
+            "--format", "fmt", type=click.Choice(formats.FORMATS), default="table", show_default=True,
+            help="table: for people; json: the whole document; csv / parquet: one table (--table).",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
+        click.option("--table", "table", default=None, help="csv / parquet: which table of the report."),
+        click.option(
+            "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+            help="Write there instead of stdout (parquet to a terminal needs it).",
+        ),
+    ]  # fmt: skip
+
+
+def emit(
+    doc: Any, rows: Callable[[], list[dict[str, Any]]], text: Callable[[], str], opts: dict[str, Any]
+) -> None:
+    """Print or write the output in the chosen format (``rows``/``text`` are only built when needed)."""
+    fmt = "json" if opts["as_json"] else opts["fmt"]
+    out: Path | None = opts["out_path"]
+    data: str | bytes
+    if fmt == "json":
+        data = json.dumps(doc, default=str) + "\n"
+    elif fmt == "csv":
+        data = formats.to_csv(rows())
+    elif fmt == "parquet":
+        data = formats.to_parquet(rows())
+        if out is None and click.get_binary_stream("stdout").isatty():
+            raise click.UsageError("--format parquet writes binary: give --out FILE or redirect stdout")
+    else:
+        data = text() + "\n"
+    if out is not None:
+        out.write_bytes(data if isinstance(data, bytes) else data.encode())
+    elif isinstance(data, bytes):
+        click.get_binary_stream("stdout").write(data)
+    else:
+        click.echo(data, nl=False)
 
 
 def _filters(reader: Reader, settings: Settings, opts: dict[str, Any]) -> Filters:
@@ -63,9 +110,10 @@ def _filters(reader: Reader, settings: Settings, opts: dict[str, Any]) -> Filter
             app=opts["app"],
             limit=opts["limit"],
             database=settings.clickhouse_database,
+            group=opts["group"],
         )
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+        raise click.BadParameter(str(exc), param_hint="--since/--until/--group") from exc
 
 
 def _open(settings: Settings, opts: dict[str, Any]) -> Reader:
@@ -79,13 +127,15 @@ def _run(ctx: click.Context, name: str, opts: dict[str, Any], **kwargs: Any) -> 
     reader = _open(settings, opts)
     try:
         flt = _filters(reader, settings, opts)
-        doc = REPORTS[name](reader, flt, **kwargs)
+        doc = (DEVICE_REPORT if name == "device" else REPORTS[name])(reader, flt, **kwargs)
+    except QueryError as exc:
+        raise click.ClickException(str(exc)) from exc  # one line, no traceback
     finally:
         reader.close()
-    if opts["as_json"]:
-        click.echo(json.dumps(doc, default=str))
-    else:
-        click.echo(RENDERERS[name](doc))
+    try:
+        emit(doc, lambda: formats.table_rows(doc, name, opts["table"]), lambda: RENDERERS[name](doc), opts)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--table") from exc
 
 
 @click.group("report")
@@ -110,6 +160,15 @@ _make("restarts", "Restart frequency: categories, shares, abnormal share, Stop e
 _make("apps", "Application reliability: top crashing apps, hangs, usage, MTTF, scores.")
 
 
+@report.command("device")
+@click.argument("device_id")
+@filter_options
+@click.pass_context
+def report_device(ctx: click.Context, /, device_id: str, **opts: Any) -> None:
+    """One device: census, scores against the fleet, apps, and its timeline of events."""
+    _run(ctx, "device", opts, device_id=device_id)
+
+
 @report.command("html")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @filter_options
@@ -126,7 +185,7 @@ def report_html(ctx: click.Context, /, out: Path, **opts: Any) -> None:
     finally:
         reader.close()
     out.write_text(page, encoding="utf-8")
-    if opts["as_json"]:
+    if opts["as_json"] or opts["fmt"] == "json":
         click.echo(json.dumps({"path": str(out), "bytes": len(page.encode())}))
     else:
         click.echo(f"wrote {out} ({len(page.encode()):,} bytes)")

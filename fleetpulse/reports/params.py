@@ -41,6 +41,10 @@ class Filters:
     app: str = ""
     limit: int = 20
     database: str = "fleetpulse"
+    group: str = ""  # a census device group, ``kind:value`` (:data:`GROUPS`); ``''``: every device
+
+    def __post_init__(self) -> None:
+        split_group(self.group)  # refuse an unknown group kind before any query
 
     def params(self) -> dict[str, Any]:
         """The bound parameters every report query may use."""
@@ -52,6 +56,8 @@ class Filters:
             "os_build": self.os_build,
             "app": self.app,
             "limit": self.limit,
+            "group_kind": split_group(self.group)[0],
+            "group_value": split_group(self.group)[1],
         }
 
     def describe(self) -> dict[str, Any]:
@@ -63,7 +69,49 @@ class Filters:
             "model": self.model or None,
             "os_build": self.os_build or None,
             "app": self.app or None,
+            "group": self.group or None,
         }
+
+
+#: Device groups (Endpoint analytics' device scopes) from each device's latest census before
+#: ``until``: kind -> the SQL of its value over ``census`` rows grouped by device.
+GROUPS: dict[str, str] = {
+    "chassis": "transform(toString(argMax(chassis_type, event_time)),"
+    " ['3', '4', '6', '7', '13', '35', '8', '9', '10', '14', '31', '32', '30'],"
+    " ['desktop', 'desktop', 'desktop', 'desktop', 'all-in-one', 'mini-pc', 'laptop', 'laptop', 'laptop',"
+    " 'laptop', 'convertible', 'detachable', 'tablet'], 'other')",
+    "disk": "argMax(primary_disk_media_type, event_time)",
+    "edition": "argMax(os_edition, event_time)",
+    "maker": "argMax(oem_manufacturer_name, event_time)",
+    "battery": "if(argMax(has_battery, event_time), 'yes', 'no')",
+}
+
+
+def split_group(group: str) -> tuple[str, str]:
+    """``'disk:hdd'`` -> ``('disk', 'hdd')``; ``''`` -> ``('', '')``; ValueError for an unknown kind."""
+    if not group:
+        return "", ""
+    kind, sep, value = group.partition(":")
+    if not sep or kind not in GROUPS or not value:
+        raise ValueError(f"device group {group!r} is not KIND:VALUE with KIND one of {', '.join(GROUPS)}")
+    return kind, value
+
+
+def group_value_sql() -> str:
+    """The value of the requested group kind for one device (over its ``census`` rows)."""
+    arms = ", ".join(f"{{group_kind:String}} = '{k}', {expr}" for k, expr in GROUPS.items())
+    return f"multiIf({arms}, '')"
+
+
+GROUPS_SQL = (
+    "SELECT kind, value, count() AS devices FROM (SELECT device_id, "
+    + ", ".join(f"{expr} AS g_{k}" for k, expr in GROUPS.items())
+    + " FROM {db}.census WHERE ({tenant:String} = '' OR tenant = {tenant:String})"
+    " AND event_time < {until:DateTime64(3)} GROUP BY device_id)"
+    " ARRAY JOIN [" + ", ".join(f"'{k}'" for k in GROUPS) + "] AS kind,"
+    " [" + ", ".join(f"g_{k}" for k in GROUPS) + "] AS value"
+    " GROUP BY kind, value ORDER BY kind, value"
+)
 
 
 def fmt_time(value: dt.datetime) -> str:
@@ -117,8 +165,9 @@ def newest_event_time(reader: Reader, database: str, tenant: str) -> dt.datetime
 
 
 def where(alias: str = "", *, device_filters: bool = True, app_cohort: bool = True) -> str:
-    """``WHERE`` conditions for a raw table: time range, tenant, model, OS build, app cohort.
+    """``WHERE`` conditions for a raw table: time range, tenant, model, OS build, group, app cohort.
 
+    ``--group kind:value`` keeps the devices whose latest census before ``until`` is in the group;
     ``--model`` matches ``dev_model`` or ``dev_make/dev_model``; ``--os-build`` matches the full
     ``os_ver`` (``10.0.22631.4169``) or its build number (``22631``). ``--app`` (when
     ``app_cohort``) keeps the devices that used the app in the range.
@@ -136,6 +185,11 @@ def where(alias: str = "", *, device_filters: bool = True, app_cohort: bool = Tr
             f"({{os_build:String}} = '' OR {a}os_ver = {{os_build:String}}"
             f" OR splitByChar('.', {a}os_ver)[3] = {{os_build:String}})",
         ]
+        conds.append(
+            f"({{group_kind:String}} = '' OR {a}device_id IN (SELECT device_id FROM {{db}}.census"
+            " WHERE ({tenant:String} = '' OR tenant = {tenant:String}) AND event_time < {until:DateTime64(3)}"
+            f" GROUP BY device_id HAVING {group_value_sql()} = {{group_value:String}}))"
+        )
     if app_cohort:
         conds.append(
             f"({{app:String}} = '' OR {a}device_id IN (SELECT device_id FROM {{db}}.app_usage"

@@ -20,6 +20,17 @@ def f(x: float) -> str:
     return str(int(r)) if r == int(r) else f"{r:.1f}"
 
 
+CHAR_PX = 6.2  # mean advance of an 11 px system-ui glyph: enough to tell when labels collide
+MAX_LABEL_PX = 150.0  # a slanted label longer than this is cut with an ellipsis (full text in <title>)
+SLANT_DEG = 35
+SLANT_SIN = math.sin(math.radians(SLANT_DEG))
+SLANT_COS = math.cos(math.radians(SLANT_DEG))
+
+
+def label_width(text: str) -> float:
+    return len(text) * CHAR_PX
+
+
 def nice_max(value: float) -> float:
     """The smallest 1/2/2.5/5 x 10^k at or above ``value`` (axis top); 1 for empty data."""
     if value <= 0 or not math.isfinite(value):
@@ -55,13 +66,21 @@ def bar_chart(
     h = height - top_pad - bottom
     values = [v for _, vs in series for v in vs if v is not None]
     top = nice_max(max(values, default=0.0))
+    n = max(len(categories), 1)
+    group_w = (width - left - right) / n
+    # labels wider than their group would run into each other: slant them and make room below
+    widest = max((label_width(c) for c in categories), default=0.0)
+    slanted = widest > group_w - 4
+    if slanted:  # the first slanted label reaches left of its group: widen the margin to keep it
+        left = max(left, min(widest, MAX_LABEL_PX) * SLANT_COS - group_w / 2 + 6)
+        group_w = (width - left - right) / n
+    extra = min(widest, MAX_LABEL_PX) * SLANT_SIN + 8 - (bottom - 14) if slanted else 0.0
+    height = int(height + max(extra, 0.0))
     parts = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
         f"viewBox='0 0 {width} {height}' role='img' aria-label='{escape(title)}'>"
     ]
     parts += _ticks(top, fmt, left, width - right, top_pad, h)
-    n = max(len(categories), 1)
-    group_w = (width - left - right) / n
     bar_w = group_w * 0.8 / max(len(series), 1)
     for ci, cat in enumerate(categories):
         gx = left + ci * group_w + group_w * 0.1
@@ -75,10 +94,16 @@ def bar_chart(
                 f"height='{f(bh)}' fill='{PALETTE[si % len(PALETTE)]}'><title>{escape(cat)} {escape(name)}: "
                 f"{fmt.format(v)}</title></rect>"
             )
-        parts.append(
-            f"<text x='{f(left + ci * group_w + group_w / 2)}' y='{f(height - bottom + 14)}' "
-            f"text-anchor='middle' {FONT}>{escape(cat)}</text>"
-        )
+        x, y = left + ci * group_w + group_w / 2, top_pad + h + 14
+        if slanted:
+            shown = cat if label_width(cat) <= MAX_LABEL_PX else cat[: int(MAX_LABEL_PX / CHAR_PX) - 1] + "…"
+            parts.append(
+                f"<text x='{f(x)}' y='{f(y)}' text-anchor='end' "
+                f"transform='rotate(-{SLANT_DEG} {f(x)} {f(y)})' {FONT}>"
+                f"<title>{escape(cat)}</title>{escape(shown)}</text>"
+            )
+        else:
+            parts.append(f"<text x='{f(x)}' y='{f(y)}' text-anchor='middle' {FONT}>{escape(cat)}</text>")
     for si, (name, _) in enumerate(series):
         x = left + si * 120
         parts.append(

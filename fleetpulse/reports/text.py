@@ -27,7 +27,7 @@ def num(value: float | None, digits: int = 2) -> str:
 
 def _header(doc: Row, title: str) -> str:
     f = doc["filters"]
-    extra = ", ".join(f"{k}={f[k]}" for k in ("tenant", "model", "os_build", "app") if f.get(k))
+    extra = ", ".join(f"{k}={f[k]}" for k in ("tenant", "model", "os_build", "app", "group") if f.get(k))
     return f"{title}  [{f['since']} .. {f['until']})" + (f"  {extra}" if extra else "")
 
 
@@ -209,6 +209,47 @@ def regressions_text(doc: Row) -> str:
     return "\n".join([_header(doc, f"Regressions ({doc['open']} open)"), table])
 
 
+def device_text(doc: Row) -> str:
+    if not doc["found"]:
+        return "\n".join([_header(doc, f"Device {doc['device_id']}"), "no census and no event in range"])
+    c = doc["census"] or {}
+    ident = (
+        f"{doc['model'] or c.get('oem_manufacturer_name', '-') + '/' + c.get('oem_model_number', '-')}  "
+        f"OS {doc['os_build'] or c.get('os_build', '-')}"
+    )
+    hw = (
+        f"{c.get('processor_model', '-')}, {c.get('total_physical_ram_mb', '-')} MB RAM, "
+        f"{c.get('primary_disk_media_type', '-')} disk, {c.get('os_edition', '-')}, "
+        f"{c.get('group_chassis', '-')}, census {c.get('census_time', '-')}"
+        if c
+        else "no census in range"
+    )
+    d, f = doc["scores"]["device"], doc["scores"]["fleet"]
+    tiles = (
+        f"Startup score {score(d['startup_score'])} (fleet {score(f['startup_score'])})   "
+        f"Boot {score(d['boot_score'])} (fleet {score(f['boot_score'])})   "
+        f"Sign-in {score(d['signin_score'])} (fleet {score(f['signin_score'])})"
+    )
+    counts = ", ".join(f"{n} {k}" for k, n in doc["counts"].items())
+    metrics = _table(
+        doc["metrics"],
+        [
+            ("label", "phase", str),
+            ("device_median", "device median s", secs),
+            ("fleet_p50", "fleet p50 s", secs),
+        ],
+    )
+    timeline = _table(
+        doc["timeline"][:50],
+        [("time", "time", str), ("kind", "kind", str), ("title", "what", str), ("ms", "ms", value),
+         ("detail", "detail", str)],
+    )  # fmt: skip
+    return "\n".join(
+        [_header(doc, f"Device {doc['device_id']}"), ident, hw, tiles, counts, "", metrics, "",
+         "Timeline (newest first, up to 50)", timeline]
+    )  # fmt: skip
+
+
 RENDERERS: dict[str, Callable[[Row], str]] = {
     "startup": startup_text,
     "models": models_text,
@@ -216,4 +257,5 @@ RENDERERS: dict[str, Callable[[Row], str]] = {
     "restarts": restarts_text,
     "apps": apps_text,
     "regressions": regressions_text,
+    "device": device_text,
 }

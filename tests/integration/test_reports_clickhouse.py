@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import json
 import math
 import random
@@ -11,10 +12,11 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from fleetpulse.reports import apps, build, devices, models, regressions, restarts, startup
+from fleetpulse.reports import apps, build, device, devices, formats, models, regressions, restarts, startup
 from fleetpulse.reports.html import build_html_report
 from fleetpulse.reports.params import Filters
 from fleetpulse.settings import Settings, Tenant
@@ -627,3 +629,70 @@ def test_cli_regressions_and_html(cli_env: Settings, tmp_path: Path) -> None:
     res = CliRunner().invoke(report, ["html", str(out), "--tenant", TENANT], obj=cli_env)
     assert res.exit_code == 0, res.output
     assert '<section id="regressions">' in out.read_text()
+
+
+def test_device_report_exact(clickhouse: Backend, data: Data) -> None:
+    doc = device.device_report(clickhouse, flt(), dev(1))
+    mine = [b for b in data.boots if b["i"] == 1]
+    logons = [r for r in data.logons if r["i"] == 1]
+    counts = {
+        "boot": len(mine) + 1,  # + its Fast Startup resume (counted, not measured)
+        "signin": len(logons),
+        "restart": sum(1 for r in data.transitions if r["i"] == 1),
+        "stop_error": sum(1 for r in data.stops if r["i"] == 1),
+        "crash": sum(1 for r in data.crashes if r["i"] == 1),
+        "hang": sum(1 for r in data.hangs if r["i"] == 1),
+        "config": 0,
+    }
+    assert doc["found"]
+    assert doc["counts"] == counts
+    assert len(doc["timeline"]) == sum(counts.values())
+    times = [r["time"] for r in doc["timeline"]]
+    assert times == sorted(times, reverse=True)
+    core = next(m for m in doc["metrics"] if m["metric"] == "core_boot_ms")
+    assert core["device_median"] == statistics.median(b["core_boot_ms"] for b in mine)
+    assert core["fleet_p50"] == q_lower([b["core_boot_ms"] for b in data.boots], 0.5)
+    values = expected_device_values(data)
+    cfg = scores.DEFAULT_SCORES
+    assert doc["scores"]["device"]["boot_score"] == pytest.approx(
+        scores.device_score(values[dev(1)], cfg.boot_weights, cfg), rel=1e-12
+    )
+    assert doc["scores"]["fleet"]["startup_score"] == pytest.approx(scores.startup_score(values), rel=1e-12)
+    teams = next(a for a in doc["apps"] if a["app"] == "Teams")
+    assert teams["crashes"] == 12
+    assert doc["census"] is None
+    assert doc["model"] == "Dell Inc./Latitude 7440"
+    assert device.device_report(clickhouse, flt(), "s:no-such-device")["found"] is False
+
+
+def test_census_groups_filter_every_report(clickhouse: Backend, data: Data) -> None:
+    cols = [*COMMON, "oem_manufacturer_name", "primary_disk_media_type", "chassis_type", "has_battery"]
+    rows = [[*common(i, T0 - dt.timedelta(days=2)), "Dell Inc.", "ssd", 10, True] for i in range(8)] + [
+        [*common(i, T0 + dt.timedelta(days=1)), "Dell Inc.", "hdd", 3, False] for i in (0, 1, 2)
+    ]
+    clickhouse.insert("fleetpulse.census", cols, rows)  # devices 0-2 moved to an HDD desktop later
+    assert startup.startup_report(clickhouse, flt(group="disk:hdd"))["devices"] == 3
+    assert startup.startup_report(clickhouse, flt(group="disk:ssd"))["devices"] == 5
+    assert startup.startup_report(clickhouse, flt(group="chassis:desktop"))["devices"] == 3
+    assert startup.startup_report(clickhouse, flt(group="battery:yes"))["devices"] == 5
+    restarts_doc = restarts.restarts_report(clickhouse, flt(group="disk:hdd"))
+    assert restarts_doc["restarts"] == sum(1 for r in data.transitions if r["i"] < 3)
+    census = device.device_report(clickhouse, flt(), dev(0))["census"]
+    assert (census["primary_disk_media_type"], census["group_chassis"], census["group_disk"]) == (
+        "hdd",
+        "desktop",
+        "hdd",
+    )
+    assert device.device_report(clickhouse, flt(), dev(5))["census"]["group_chassis"] == "laptop"
+
+
+def test_formats_of_a_report(clickhouse: Backend, data: Data) -> None:
+    doc = restarts.restarts_report(clickhouse, flt())
+    text = formats.to_csv(formats.table_rows(doc, "restarts"))
+    lines = text.splitlines()
+    assert lines[0] == "category,restarts,devices,abnormal,share,per_device"
+    assert len(lines) == 1 + len(doc["categories"])
+    table = pq.read_table(
+        io.BytesIO(formats.to_parquet(formats.table_rows(doc, "restarts", "top_bug_checks")))
+    )
+    assert table.column("stop_errors").to_pylist() == [r["stop_errors"] for r in doc["top_bug_checks"]]

@@ -48,6 +48,7 @@ def test_up_starts_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> Non
         "FLEETPULSE_DATA_DIR": str(tmp_path / "data"),
         "FLEETPULSE_KAFKA_BOOTSTRAP": "",
         "FLEETPULSE_SINK_PORT": str(free_port()),
+        "FLEETPULSE_CONSOLE_PORT": "0",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "fleetpulse.cli", "up", "--store-only"],
@@ -70,6 +71,8 @@ def test_up_starts_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> Non
     assert "ready" in output, output
     assert "kafka 4.1.1 (KRaft) listening on 127.0.0.1:" in output
     assert "sink listening on http://127.0.0.1:" in output
+    assert "console listening on http://127.0.0.1:" in output
+    assert "/?token=" in output
     children = _descendants(proc.pid)
     assert len(children) >= 2, f"expected kafka and the sink under `up`, found {children}"
 
