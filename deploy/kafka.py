@@ -101,6 +101,7 @@ class LocalKafka:
     voters: str = ""  # controller.quorum.voters; "": this node alone
     cluster_id: str = ""  # "": a random one when the storage is first formatted
     replication: int = 1  # internal topics' replicas
+    jvm_opts: tuple[str, ...] = ()  # extra JVM flags (deploy/kafka_cluster.py QUICK_START_JVM)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     startup_s: float = field(default=0.0, init=False)
     shutdown_s: float = field(default=0.0, init=False)
@@ -116,6 +117,7 @@ class LocalKafka:
     def _java(self, libs: Path, main: str, *args: str, heap_mb: int = 256) -> list[str]:
         return [
             "java",
+            *self.jvm_opts,
             f"-Xms{heap_mb}m",
             f"-Xmx{heap_mb}m",
             "-XX:+UseG1GC",

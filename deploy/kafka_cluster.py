@@ -33,6 +33,11 @@ log = logging.getLogger("fleetpulse.kafka")
 
 OFFSETS_TOPIC = "__consumer_offsets"
 
+# C1 only: a node needs ~40 % less CPU to start (3.9 s instead of 6.3 s to ready, measured side by
+# side) at the cost of peak throughput. For test clusters, whose JVMs start and restart more than
+# they work; never for a benchmark.
+QUICK_START_JVM = ("-XX:TieredStopAtLevel=1",)
+
 TOOLS_LOG4J2 = """\
 Configuration:
   status: warn
@@ -63,6 +68,7 @@ class LocalKafkaCluster:
     heap_mb: int = 512
     partitions: int = 6
     cache_dir: Path = DEFAULT_CACHE
+    jvm_opts: tuple[str, ...] = ()
     nodes: dict[int, LocalKafka] = field(default_factory=dict, init=False)
     startup_s: float = field(default=0.0, init=False)
     shutdown_s: float = field(default=0.0, init=False)
@@ -97,6 +103,7 @@ class LocalKafkaCluster:
                 voters=voters,
                 cluster_id=cluster_id,
                 replication=self.replication[0],
+                jvm_opts=self.jvm_opts,
             )
 
     def start(self, timeout_s: float = 180.0) -> None:
@@ -243,10 +250,13 @@ class LocalKafkaCluster:
     def hanging(self) -> list[dict[str, str]]:
         """Transactions left open on a partition with no coordinator state behind them (a
         half-written transaction), on every broker; ``[]`` when there are none."""
-        found: list[dict[str, str]] = []
-        for node_id in self.nodes:
-            found += _table(self.tool("find-hanging", "--broker-id", str(node_id)))
-        return found
+        found: dict[int, list[dict[str, str]]] = {}
+
+        def ask(node: LocalKafka) -> None:
+            found[node.node_id] = _table(self.tool("find-hanging", "--broker-id", str(node.node_id)))
+
+        _each(self.nodes.values(), ask, "find-hanging")  # one tool JVM per broker, side by side
+        return [row for node_id in sorted(found) for row in found[node_id]]
 
     # -- stop -------------------------------------------------------------------------------
 
