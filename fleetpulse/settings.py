@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     replay_dedup_warm_s: float = Field(default=24 * 3600.0, ge=0)  # dedup: the events topic's last N s
     replay_dedup_warm_timeout_s: float = Field(default=300.0, gt=0)  # warm-up deadline (then partial)
 
+    # -- issue 19: Kafka cluster (deploy/kafka_cluster.py, docs/operations.md "The Kafka cluster")
+    kafka_brokers: int = Field(default=1, ge=1, le=9)  # nodes `fleetpulse up` starts; 1: one broker
+    kafka_replication_factor: int = Field(default=0, ge=0)  # topics' replicas; 0: min(3, brokers)
+    kafka_min_insync_replicas: int = Field(default=0, ge=0)  # 0: 2 from 3 replicas on, else 1
+
     @field_validator("tenants")
     @classmethod
     def _hashed_keys_well_formed(cls, value: dict[str, Tenant]) -> dict[str, Tenant]:
