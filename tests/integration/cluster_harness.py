@@ -31,6 +31,9 @@ from tests.faults.harness import FaultReport, FaultStack, Load, Watch, assert_ex
 # 2-core box (a node's restart took 19-50 s there at load averages of 12-18): 190 s at most; the
 # rest goes at full speed once both brokers are back
 FLEET = SimulationConfig(devices=12, days=10, seed=19, chunk_devices=2)
+# one calendar for every run of the session: a run after midnight UTC would otherwise start a day
+# later and send other events than the undisturbed run did
+FLEET = FLEET.model_copy(update={"start": FLEET.resolved_start()})
 PACE = 20.0
 FIRST_KILL_AT = 150  # acknowledged events before the first kill
 BETWEEN_KILLS = 100  # acknowledged after the first broker is back, before the second kill
@@ -83,30 +86,42 @@ def differences(got: Cells, want: Cells) -> list[str]:
 
 class Supervisor:
     """Restarts a service that exits on its own, as the compose stack's ``restart: unless-stopped``
-    does; records each restart (service, exit code, the crash reason its log gives)."""
+    does; records each restart (service, exit code, the crash reason its log gives).
+
+    Lifecycle: ``start()`` -> ``pause()`` before the test stops services itself -> ``close()``
+    only once the stack is down: a restarted service is a child of this thread, and its
+    parent-death signal (tests/faults/harness.py ``child_preexec``) fires when the thread ends.
+    """
 
     def __init__(self, stack: FaultStack) -> None:
         self.stack = stack
         self.restarts: list[dict[str, Any]] = []
-        self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(0.5):
+        while not self._closed.wait(0.5):
+            if self._paused.is_set():
+                continue
             for service in self.stack.services.values():
                 if service.proc is not None and service.proc.poll() is not None:
-                    reasons = re.findall(r"Crashed reason=([^\"]{0,200})", service.tail(20_000))
+                    reasons = re.findall(r"Crashed reason=([^\"]{0,200})", service.tail(1_000_000))
                     self.restarts.append(
                         {"service": service.name, "exit": service.proc.returncode, "reason": reasons[-1:]}
                     )
                     service.start()
 
-    def __enter__(self) -> Supervisor:
+    def start(self) -> Supervisor:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+    def pause(self) -> None:
+        self._paused.set()
+        time.sleep(0.6)  # a round that already began ends before the caller goes on
+
+    def close(self) -> None:
+        self._closed.set()
         self._thread.join(10)
 
 
@@ -233,46 +248,64 @@ def disturbed_run(
     cluster: LocalKafkaCluster, root: Path, kills: list[tuple[str, Pick, float]], pace: float, hog: bool
 ) -> tuple[FaultReport, Cells]:
     """The fleet through a fresh stack while each planned broker is killed and restarted in turn."""
-    with (
-        cpu_hog() if hog else contextlib.nullcontext(),
-        FaultStack(root, with_processor=True, cluster=cluster) as stack,
-    ):
-        s = stack.settings
-        load = Load(stack.collector_url, FLEET, rate=pace).start()
-        with Supervisor(stack) as supervisor, Watch(stack, load) as watch:
-            load.wait_acked(FIRST_KILL_AT)
-            watch.fault()
-            for what, pick, down_s in kills:
-                kill_and_restart(cluster, pick(cluster, s), watch, what, down_s)
-                load.wait_acked(load.stats.acc + BETWEEN_KILLS)
-            watch.cleared()
-            watch.extra["load_outlasted_faults"] = load.manifest is None
-            load.release()
-            name = "3 brokers: " + " + ".join(what for what, _, _ in kills) + " kill -9" + " + hog" * hog
-            report = reconcile(stack, name, load, watch, drain_timeout_s=300.0)
-        for what, _, _ in kills:
-            fault_at, back_at = watch.extra[what].pop("_at")
-            watch.extra[what]["recovery_s"] = watch.recovery_s(fault_at, back_at)
-        got = snapshot(stack)
-        watch.extra["restarts"] = supervisor.restarts
+    supervisor: Supervisor | None = None
+    try:
+        with (
+            cpu_hog() if hog else contextlib.nullcontext(),
+            FaultStack(root, with_processor=True, cluster=cluster) as stack,
+        ):
+            supervisor = Supervisor(stack).start()
+            return _disturbed(stack, cluster, supervisor, kills, pace, hog)
+    finally:
+        if supervisor is not None:
+            supervisor.close()  # the stack is down: nothing it restarted is left to lose
 
-        # the processor's clean stop ends its transactions; none may stay open or half-written
-        code, stop_s = stack.services["processor"].terminate(60)
-        topics = cluster.admin().list_topics(timeout=10).topics
-        outputs = [s.topic_aggregates, s.topic_regressions, s.topic_device_daily]
-        outputs += sorted(t for t in topics if s.processor_app_id in t)  # its state changelogs
-        report.extra.update(
-            watch.extra,
-            transactional_ids=len(
-                [t for t in cluster.transactions() if s.processor_app_id in t.transactional_id]
-            ),
-            processor_exit=code,
-            processor_stop_s=round(stop_s, 1),
-            open_transactions=open_transactions(cluster, outputs),
-            hanging=cluster.hanging(),
-            aggregates_records_committed=count_records(cluster, s.topic_aggregates, "read_committed"),
-            aggregates_records_uncommitted=count_records(cluster, s.topic_aggregates, "read_uncommitted"),
-        )
+
+def _disturbed(
+    stack: FaultStack,
+    cluster: LocalKafkaCluster,
+    supervisor: Supervisor,
+    kills: list[tuple[str, Pick, float]],
+    pace: float,
+    hog: bool,
+) -> tuple[FaultReport, Cells]:
+    s = stack.settings
+    load = Load(stack.collector_url, FLEET, rate=pace).start()
+    with Watch(stack, load) as watch:
+        load.wait_acked(FIRST_KILL_AT)
+        watch.fault()
+        for what, pick, down_s in kills:
+            kill_and_restart(cluster, pick(cluster, s), watch, what, down_s)
+            load.wait_acked(load.stats.acc + BETWEEN_KILLS)
+        watch.cleared()
+        watch.extra["load_outlasted_faults"] = load.manifest is None
+        load.release()
+        name = "3 brokers: " + " + ".join(what for what, _, _ in kills) + " kill -9" + " + hog" * hog
+        report = reconcile(stack, name, load, watch, drain_timeout_s=300.0)
+    for what, _, _ in kills:
+        fault_at, back_at = watch.extra[what].pop("_at")
+        watch.extra[what]["recovery_s"] = watch.recovery_s(fault_at, back_at)
+    got = snapshot(stack)
+    supervisor.pause()
+    watch.extra["restarts"] = supervisor.restarts
+
+    # the processor's clean stop ends its transactions; none may stay open or half-written
+    code, stop_s = stack.services["processor"].terminate(60)
+    topics = cluster.admin().list_topics(timeout=10).topics
+    outputs = [s.topic_aggregates, s.topic_regressions, s.topic_device_daily]
+    outputs += sorted(t for t in topics if s.processor_app_id in t)  # its state changelogs
+    report.extra.update(
+        watch.extra,
+        transactional_ids=len(
+            [t for t in cluster.transactions() if s.processor_app_id in t.transactional_id]
+        ),
+        processor_exit=code,
+        processor_stop_s=round(stop_s, 1),
+        open_transactions=open_transactions(cluster, outputs),
+        hanging=cluster.hanging(),
+        aggregates_records_committed=count_records(cluster, s.topic_aggregates, "read_committed"),
+        aggregates_records_uncommitted=count_records(cluster, s.topic_aggregates, "read_uncommitted"),
+    )
     return report, got
 
 
