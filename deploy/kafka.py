@@ -4,11 +4,15 @@ Lifecycle: :func:`fetch_jars` (Maven, once, into an ignored cache folder) ->
 :meth:`LocalKafka.start` (write config, format storage once, launch the JVM with a parent-death
 signal, wait until it answers metadata requests) -> :meth:`LocalKafka.create_topics` ->
 :meth:`LocalKafka.stop` (SIGTERM, then SIGKILL after a deadline).
+
+One node is its own quorum (the default); :mod:`deploy.kafka_cluster` runs N of them as one
+cluster (``node_id``, fixed ``controller_port``, shared ``voters`` and ``cluster_id``).
+Replication (:func:`replication_for`): topics get min(3, brokers) replicas and
+``min.insync.replicas`` 2 from 3 replicas on, unless the settings say otherwise.
 """
 
 from __future__ import annotations
 
-import base64
 import ctypes
 import logging
 import os
@@ -16,12 +20,13 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+
+from deploy.kafka_config import LOG4J2, _cluster_id, replication_for, server_properties
 
 log = logging.getLogger("fleetpulse.kafka")
 
@@ -80,61 +85,6 @@ def child_preexec() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _cluster_id() -> str:
-    # as Kafka's Uuid.randomUuid(): never one starting with "-", which the storage tool's
-    # argument parser would take for an option (1 in 64 random ids)
-    while True:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not cluster_id.startswith("-"):
-            return cluster_id
-
-
-def server_properties(data_dir: Path, port: int, controller_port: int, partitions: int) -> str:
-    listeners = f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"
-    props = {
-        "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": listeners,
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "log.dirs": str(data_dir / "logs"),
-        "num.partitions": str(partitions),
-        # a single node: every internal topic has one replica
-        "offsets.topic.replication.factor": "1",
-        "offsets.topic.num.partitions": "10",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        # tests and the demo start consumers right away; don't wait 3 s for more members
-        "group.initial.rebalance.delay.ms": "0",
-        "log.retention.hours": "168",
-        "log.segment.bytes": str(256 * 1024 * 1024),
-    }
-    return "".join(f"{k}={v}\n" for k, v in props.items())
-
-
-LOG4J2 = """\
-Configuration:
-  status: warn
-  Appenders:
-    RollingFile:
-      name: server
-      fileName: "${sys:kafka.logs.dir}/server.log"
-      filePattern: "${sys:kafka.logs.dir}/server.log.%i"
-      PatternLayout: {pattern: "[%d] %p %m (%c)%n"}
-      SizeBasedTriggeringPolicy: {size: 50MB}
-      DefaultRolloverStrategy: {max: 2}
-  Loggers:
-    Root:
-      level: info
-      AppenderRef: [{ref: server}]
-"""
-
-
 @dataclass
 class LocalKafka:
     """One KRaft broker+controller process owned by this Python process."""
@@ -145,6 +95,13 @@ class LocalKafka:
     heap_mb: int = 512
     partitions: int = 6
     cache_dir: Path = DEFAULT_CACHE
+    # membership of a cluster (deploy/kafka_cluster.py); the defaults are one node, its own quorum
+    node_id: int = 1
+    controller_port: int = 0  # 0: a free port at each start (nobody else dials it)
+    voters: str = ""  # controller.quorum.voters; "": this node alone
+    cluster_id: str = ""  # "": a random one when the storage is first formatted
+    replication: int = 1  # internal topics' replicas
+    jvm_opts: tuple[str, ...] = ()  # extra JVM flags (deploy/kafka_cluster.py QUICK_START_JVM)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     startup_s: float = field(default=0.0, init=False)
     shutdown_s: float = field(default=0.0, init=False)
@@ -160,6 +117,7 @@ class LocalKafka:
     def _java(self, libs: Path, main: str, *args: str, heap_mb: int = 256) -> list[str]:
         return [
             "java",
+            *self.jvm_opts,
             f"-Xms{heap_mb}m",
             f"-Xmx{heap_mb}m",
             "-XX:+UseG1GC",
@@ -177,10 +135,21 @@ class LocalKafka:
         if self.port == 0:
             self.port = free_port()
         props = self.data_dir / "server.properties"
-        props.write_text(server_properties(self.data_dir, self.port, free_port(), self.partitions))
+        props.write_text(
+            server_properties(
+                self.data_dir,
+                self.port,
+                self.controller_port or free_port(),
+                self.partitions,
+                node_id=self.node_id,
+                voters=self.voters,
+                replication=self.replication,
+            )
+        )
         (self.data_dir / "log4j2.yaml").write_text(LOG4J2)
         if not (self.data_dir / "logs" / "meta.properties").exists():
-            cmd = self._java(libs, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props))
+            cluster_id = self.cluster_id or _cluster_id()
+            cmd = self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props))
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise KafkaStartError(f"formatting {self.data_dir} failed: {done.stdout}{done.stderr}")
@@ -189,6 +158,20 @@ class LocalKafka:
     def start(self, timeout_s: float = 90.0) -> None:
         """Start the broker and return once it answers metadata requests."""
         started = time.monotonic()
+        self.launch()
+        self._wait_ready(started + timeout_s)
+        self.startup_s = time.monotonic() - started
+        log.info("kafka %s ready on %s in %.1fs", self.version, self.bootstrap, self.startup_s)
+
+    def prepare(self) -> None:
+        """Write the config and format the storage (once); a cluster does it for every node at
+        once, in threads: only the spawn must happen on a long-lived thread (the child's
+        parent-death signal fires when the thread that forked it exits)."""
+        self._configure(fetch_jars(self.version, self.cache_dir))
+
+    def launch(self) -> None:
+        """Configure (format once) and start the JVM without waiting: a cluster launches every
+        node before any of them can elect a controller and answer."""
         libs = fetch_jars(self.version, self.cache_dir)
         props = self._configure(libs)
         stdout = (self.data_dir / "stdout.log").open("ab")
@@ -201,9 +184,10 @@ class LocalKafka:
             start_new_session=True,
         )
         stdout.close()
-        self._wait_ready(started + timeout_s)
-        self.startup_s = time.monotonic() - started
-        log.info("kafka %s ready on %s in %.1fs", self.version, self.bootstrap, self.startup_s)
+
+    def wait_ready(self, deadline: float) -> None:
+        """Until this node answers metadata requests (monotonic ``deadline``); stops it on failure."""
+        self._wait_ready(deadline)
 
     def _wait_ready(self, deadline: float) -> None:
         # the port opens before the broker serves metadata; wait for the port first so the client
@@ -259,14 +243,33 @@ class LocalKafka:
         self.stop()
 
 
-def create_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 30.0) -> None:
-    """Create each topic with its partition count; topics that exist already are left as they are."""
+def cluster_replication(bootstrap: str, factor: int = 0, min_insync: int = 0) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for the cluster at ``bootstrap``: as given, or
+    derived from the brokers its metadata lists (:func:`replication_for`)."""
+    brokers = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30.0).brokers
+    return replication_for(len(brokers), factor, min_insync)
+
+
+def create_topics(
+    bootstrap: str,
+    topics: dict[str, int],
+    timeout_s: float = 30.0,
+    *,
+    replication_factor: int = 0,
+    min_insync_replicas: int = 0,
+) -> None:
+    """Create each topic with its partition count; topics that exist already are left as they are.
+
+    Replicas and ``min.insync.replicas`` as given, or derived from the brokers the cluster has
+    (:func:`replication_for`: 1/1 on one broker, 3/2 from three on)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    metadata = admin.list_topics(timeout=timeout_s)
+    rf, isr = replication_for(len(metadata.brokers), replication_factor, min_insync_replicas)
+    config = {"min.insync.replicas": str(isr)} if isr > 1 else {}
     wanted = [
-        NewTopic(name, num_partitions=n, replication_factor=1)
+        NewTopic(name, num_partitions=n, replication_factor=rf, config=config)
         for name, n in topics.items()
-        if name not in existing
+        if name not in metadata.topics
     ]
     if not wanted:
         return

@@ -34,12 +34,21 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command()
 @click.option("--store-only", is_flag=True, help="Only Kafka and the store (no collector, no processors).")
+@click.option(
+    "--brokers",
+    type=click.IntRange(1, 9),
+    default=None,
+    help="Kafka nodes to start (from 3 on: 3 replicas, min ISR 2) [default: FLEETPULSE_KAFKA_BROKERS, 1].",
+)
 @click.pass_context
-def up(ctx: click.Context, store_only: bool) -> None:
+def up(ctx: click.Context, store_only: bool, brokers: int | None) -> None:
     """Start the whole local stack in the foreground; Ctrl-C stops every part."""
     from fleetpulse.stack import run_stack
 
-    run_stack(_settings(ctx), with_pipeline=not store_only)
+    settings = _settings(ctx)
+    if brokers is not None:
+        settings = settings.model_copy(update={"kafka_brokers": brokers})
+    run_stack(settings, with_pipeline=not store_only)
 
 
 @cli.command()

@@ -184,6 +184,11 @@ class Settings(BaseSettings):
     console_cache_s: float = Field(default=15.0, ge=0)  # a page's figures are reused this long (0: never)
     console_read_timeout_s: float = Field(default=60.0, gt=0)  # one read through the store owner
 
+    # -- issue 19: Kafka cluster (deploy/kafka_cluster.py, docs/operations.md "The Kafka cluster")
+    kafka_brokers: int = Field(default=1, ge=1, le=9)  # nodes `fleetpulse up` starts; 1: one broker
+    kafka_replication_factor: int = Field(default=0, ge=0)  # topics' replicas; 0: min(3, brokers)
+    kafka_min_insync_replicas: int = Field(default=0, ge=0)  # 0: 2 from 3 replicas on, else 1
+
     @field_validator("tenants")
     @classmethod
     def _hashed_keys_well_formed(cls, value: dict[str, Tenant]) -> dict[str, Tenant]:

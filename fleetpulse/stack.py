@@ -1,6 +1,7 @@
 """``fleetpulse up``: the whole local stack in the foreground.
 
-start Kafka (unless ``KAFKA_BOOTSTRAP`` names one) -> create topics -> start each service as a
+start Kafka (unless ``KAFKA_BOOTSTRAP`` names one; ``KAFKA_BROKERS`` > 1: a local cluster) ->
+create topics (replicas and min ISR from the settings or the cluster) -> start each service as a
 child process (it dies with us) -> wait for every ``/healthz`` -> record endpoints -> wait for
 SIGINT/SIGTERM -> stop services (SIGTERM, deadline, SIGKILL) -> stop Kafka.
 """
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deploy.kafka import LocalKafka, child_preexec, create_topics, free_port
+from deploy.kafka import LocalKafka, child_preexec, cluster_replication, create_topics, free_port
+from deploy.kafka_cluster import LocalKafkaCluster
 from fleetpulse.access import ensure_operator_token
 from fleetpulse.runfile import clear_endpoints, write_endpoints
 from fleetpulse.settings import Settings
@@ -122,6 +124,10 @@ def _kafka(settings: Settings) -> Iterator[str]:
     if settings.kafka_bootstrap:
         yield settings.kafka_bootstrap
         return
+    if settings.kafka_brokers > 1:
+        with _kafka_cluster(settings) as bootstrap:
+            yield bootstrap
+        return
     broker = LocalKafka(
         data_dir=settings.data_dir.resolve() / "kafka",
         version=settings.kafka_version,
@@ -138,6 +144,27 @@ def _kafka(settings: Settings) -> Iterator[str]:
     finally:
         broker.stop()
         _say(f"kafka stopped in {broker.shutdown_s:.1f}s")
+
+
+@contextmanager
+def _kafka_cluster(settings: Settings) -> Iterator[str]:
+    cluster = LocalKafkaCluster(
+        data_dir=settings.data_dir.resolve() / "kafka-cluster",
+        brokers=settings.kafka_brokers,
+        version=settings.kafka_version,
+        heap_mb=settings.kafka_heap_mb,
+        partitions=settings.partitions_events,
+    )
+    cluster.start()
+    _say(
+        f"kafka {settings.kafka_version} (KRaft) listening on {cluster.bootstrap} "
+        f"({settings.kafka_brokers} brokers, started in {cluster.startup_s:.1f}s)"
+    )
+    try:
+        yield cluster.bootstrap
+    finally:
+        cluster.stop()
+        _say(f"kafka stopped in {cluster.shutdown_s:.1f}s")
 
 
 class LocalStack:
@@ -165,11 +192,20 @@ class LocalStack:
         self._kafka = _kafka(settings)
         bootstrap = self._kafka.__enter__()
         try:
-            create_topics(bootstrap, settings.topic_partitions())
+            rf, isr = cluster_replication(
+                bootstrap, settings.kafka_replication_factor, settings.kafka_min_insync_replicas
+            )
+            topics = settings.topic_partitions()
+            create_topics(bootstrap, topics, replication_factor=rf, min_insync_replicas=isr)
+            if rf > 1:
+                _say(f"topics: replication factor {rf}, min.insync.replicas {isr}")
             env = {
                 **os.environ,
                 "FLEETPULSE_KAFKA_BOOTSTRAP": bootstrap,
                 "FLEETPULSE_DATA_DIR": str(settings.data_dir.resolve()),
+                # what the services create or check in Kafka gets the same replication
+                "FLEETPULSE_KAFKA_REPLICATION_FACTOR": str(rf),
+                "FLEETPULSE_KAFKA_MIN_INSYNC_REPLICAS": str(isr),
             }
             self.endpoints = {"kafka": bootstrap, "clickhouse": settings.clickhouse_url_resolved}
             # the operator token: the console's printed link signs in with it, the CLI presents it

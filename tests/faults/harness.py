@@ -20,12 +20,14 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from deploy.kafka import LocalKafka, child_preexec, create_topics, free_port
+from deploy.kafka_cluster import LocalKafkaCluster
 from fleetpulse.reports.startup import BOOT_KEPT
 from fleetpulse.settings import DEMO_API_KEY, DEMO_IKEY, Settings, load_settings
 from simulator.config import SimulationConfig
@@ -141,8 +143,25 @@ def _processor_argv() -> tuple[str, ...]:
     return ("-c", "from processors.cli import process; process(prog_name='fleetpulse process')")
 
 
+def private_names() -> dict[str, str]:
+    """Topic, group and app names of one stack on a shared cluster (a suffix of its own)."""
+    run = uuid.uuid4().hex[:8]
+    topics = ("events", "dlq", "aggregates", "regressions", "device_daily", "baselines")
+    names = {f"topic_{t}": f"telemetry.{t.replace('_', '-')}.{run}" for t in topics}
+    names.update(
+        processor_app_id=f"fleetpulse-processors-{run}",
+        sink_group_id=f"fleetpulse-sink-{run}",
+        replay_group_id=f"fleetpulse-replay-dlq-{run}",
+    )
+    return names
+
+
 class FaultStack:
-    """Kafka (restartable) + sink + collector (+ processor workers) as child processes."""
+    """Kafka (restartable) + sink + collector (+ processor workers) as child processes.
+
+    With ``cluster`` (a running :class:`LocalKafkaCluster` the caller owns and stops) the stack
+    uses it instead of a broker of its own, under topic, group and app names of its own.
+    """
 
     def __init__(
         self,
@@ -152,31 +171,37 @@ class FaultStack:
         partitions: int = 3,
         env: dict[str, str] | None = None,
         sink_env: dict[str, str] | None = None,
+        cluster: LocalKafkaCluster | None = None,
     ) -> None:
         self.root = root.resolve()
         self.with_processor = with_processor
-        self.kafka = LocalKafka(
+        self.cluster = cluster
+        self.kafka = LocalKafka(  # the stack's own broker, not started when it runs on a cluster
             data_dir=self.root / "kafka", port=free_port(), heap_mb=384, partitions=partitions
         )
+        self.bootstrap = self.kafka.bootstrap if cluster is None else cluster.bootstrap
+        names = {} if cluster is None else private_names()
         self.settings: Settings = load_settings(
             data_dir=self.root / "data",
-            kafka_bootstrap=self.kafka.bootstrap,
+            kafka_bootstrap=self.bootstrap,
             partitions_events=partitions,
             partitions_aggregates=partitions,
             partitions_dlq=1,
             partitions_regressions=1,
+            **names,
         )
         base = {k: v for k, v in os.environ.items() if not k.startswith("FLEETPULSE_")}
         self.env = {
             **base,
             "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-            "FLEETPULSE_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
+            "FLEETPULSE_KAFKA_BOOTSTRAP": self.bootstrap,
             "FLEETPULSE_DATA_DIR": str(self.settings.data_dir),
             "FLEETPULSE_PARTITIONS_EVENTS": str(partitions),
             "FLEETPULSE_PARTITIONS_AGGREGATES": str(partitions),
             "FLEETPULSE_PARTITIONS_DLQ": "1",
             "FLEETPULSE_PARTITIONS_REGRESSIONS": "1",
             "FLEETPULSE_LOG_LEVEL": "INFO",
+            **{f"FLEETPULSE_{name.upper()}": value for name, value in names.items()},
             **(env or {}),
         }
         self.services: dict[str, Service] = {}
@@ -219,8 +244,9 @@ class FaultStack:
     def __enter__(self) -> FaultStack:
         started = time.monotonic()
         try:
-            self.kafka.start()
-            create_topics(self.kafka.bootstrap, self.settings.topic_partitions())
+            if self.cluster is None:
+                self.kafka.start()
+            create_topics(self.bootstrap, self.settings.topic_partitions())
             for service in self.services.values():
                 service.start()
                 service.wait_healthy()
@@ -237,8 +263,9 @@ class FaultStack:
         for service in reversed(list(self.services.values())):
             with contextlib.suppress(Exception):
                 service.stop()
-        with contextlib.suppress(Exception):
-            self.kafka.stop()
+        if self.cluster is None:
+            with contextlib.suppress(Exception):
+                self.kafka.stop()
 
     # -- the broker -----------------------------------------------------------------------------------
 
@@ -320,6 +347,7 @@ class Load:
         self.error: BaseException | None = None
         self.started = 0.0
         self.finished = 0.0
+        self._released = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fault-load", daemon=True)
 
     def _run(self) -> None:
@@ -332,7 +360,7 @@ class Load:
             self.generated += len(batch)
             ahead = self.generated / self.rate - (time.monotonic() - self.started)
             if ahead > 0:
-                time.sleep(ahead)
+                self._released.wait(ahead)
             import orjson
 
             lines = [(rec["ext"]["device"]["localId"], orjson.dumps(rec)) for rec in batch]
@@ -352,6 +380,11 @@ class Load:
         self.started = time.monotonic()
         self._thread.start()
         return self
+
+    def release(self) -> None:
+        """Stop pacing: the rest of the fleet goes as fast as the collector takes it (a fault test
+        paces slowly enough to outlast its faults on a slow machine, then lets the rest go)."""
+        self._released.set()
 
     def wait_acked(self, n: int, timeout_s: float = 120.0) -> None:
         """Until the collector acknowledged ``n`` events (a point mid-load)."""
@@ -571,7 +604,7 @@ def drain_aggregates(stack: FaultStack, timeout_s: float = 180.0) -> tuple[int, 
     recovery or backlog takes)."""
     s, deadline = stack.settings, time.monotonic() + timeout_s
     for group, topic in ((s.processor_app_id, s.topic_events), (s.sink_group_id, s.topic_aggregates)):
-        while not caught_up(stack.kafka.bootstrap, group, topic):
+        while not caught_up(stack.bootstrap, group, topic):
             if time.monotonic() > deadline:
                 return check_aggregates(stack)
             time.sleep(1.0)

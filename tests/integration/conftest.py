@@ -27,6 +27,7 @@ import pytest
 from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 
+from deploy.kafka_cluster import QUICK_START_JVM, LocalKafkaCluster
 from fleetpulse.settings import Settings, load_settings
 from schemas.examples import load_examples
 from sinks.clickhouse import Backend, open_backend
@@ -230,3 +231,26 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None
             return
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+# -- a real 3-broker Kafka cluster (KRaft), for the tests that kill and restart brokers ------------
+
+
+@pytest.fixture(scope="module")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafkaCluster]:
+    """Three combined broker+controller nodes of the project's launcher, for one module.
+
+    Always local (the tests kill nodes by id), whatever ``FLEETPULSE_KAFKA_BOOTSTRAP`` says;
+    module scoped so only the modules that ask for it pay its start (three JVMs, C1 only: they
+    start and restart more than they work).
+    """
+    cluster = LocalKafkaCluster(
+        data_dir=tmp_path_factory.mktemp("kafka-cluster"), brokers=3, heap_mb=384, jvm_opts=QUICK_START_JVM
+    )
+    cluster.start()
+    print(f"\n[kafka] 3-broker cluster {cluster.bootstrap} started in {cluster.startup_s:.1f}s")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        print(f"\n[kafka] 3-broker cluster stopped in {cluster.shutdown_s:.1f}s")
