@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processors.insights.config import InsightsConfig
+
 IKEY_RE = re.compile(r"^o:[0-9a-f]{32}$")
 
 DEMO_API_KEY = "demo-key-contoso"
@@ -175,6 +177,10 @@ class Settings(BaseSettings):
     replay_batch: int = Field(default=500, ge=1)  # DLQ records per consume / flush / commit
     replay_dedup_warm_s: float = Field(default=24 * 3600.0, ge=0)  # dedup: the events topic's last N s
     replay_dedup_warm_timeout_s: float = Field(default=300.0, gt=0)  # warm-up deadline (then partial)
+
+    # -- issue 18: Endpoint analytics insights (processors/insights/config.py, docs/analytics.md §9-15)
+    # FLEETPULSE_INSIGHTS='{"battery": {"replace_below_pct": 50}}': a partial object keeps the defaults
+    insights: InsightsConfig = Field(default_factory=InsightsConfig)
 
     @field_validator("tenants")
     @classmethod
