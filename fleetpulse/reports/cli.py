@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 import click
 
 from fleetpulse.reports.build import REPORTS, make_filters
+from fleetpulse.reports.ea import EA_COMMANDS
 from fleetpulse.reports.params import Filters
 from fleetpulse.reports.tenancy import TENANT_HELP, resolve_tenant_cli
 from fleetpulse.reports.text import RENDERERS
+from fleetpulse.reports.text_ea import EA_RENDERERS
 from fleetpulse.settings import Settings
 from sinks.reader import Reader, open_reader
 
@@ -108,6 +110,23 @@ _make("models", "Model performance: scores and boot / sign-in percentiles per ma
 _make("devices", "The slowest devices by median core boot, with model and OS build.")
 _make("restarts", "Restart frequency: categories, shares, abnormal share, Stop errors per device.")
 _make("apps", "Application reliability: top crashing apps, hangs, usage, MTTF, scores.")
+
+# -- issue 18: the rest of Endpoint analytics (fleetpulse/reports/ea.py); they take settings.insights
+RENDERERS.update(EA_RENDERERS)
+
+
+def _make_ea(name: str, doc: str) -> None:
+    @filter_options
+    @click.pass_context
+    def command(ctx: click.Context, /, **opts: Any) -> None:
+        _run(ctx, name, opts, cfg=_settings(ctx).insights)
+
+    command.__doc__ = doc
+    report.command(name)(command)
+
+
+for _name, _doc in EA_COMMANDS:
+    _make_ea(_name, _doc)
 
 
 @report.command("html")

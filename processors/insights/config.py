@@ -107,7 +107,8 @@ class RulesConfig(_Frozen):
     gp_signin_slow_ms: float = Field(default=5_000.0, ge=0)  # device median GP sign-in above: slow
     gp_boot_slow_ms: float = Field(default=5_000.0, ge=0)  # device median GP boot above: slow
     fast_startup_min_shutdown_boots: int = Field(default=3, ge=1)  # cold boots after shutdown, none fast
-    app_version_mttf_ratio: float = Field(default=2.0, gt=1)  # another version's MTTF >= this x
+    app_version_mttf_ratio: float = Field(default=2.0, gt=1)  # the other versions' MTTF >= this x
+    app_version_alpha: float = Field(default=0.01, gt=0, lt=1)  # crash rate above the others: p below
     app_version_min_crashes: int = Field(default=5, ge=1)
     app_version_min_usage_hours: float = Field(default=10.0, ge=0)
     min_points: float = Field(default=0.05, ge=0)  # insights adding fewer points are left out

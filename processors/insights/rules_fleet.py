@@ -3,10 +3,11 @@
 Each re-computes its sub-score with the cause removed (docs/analytics.md §14):
 
 * ``app_version:<app>@<version>`` (app reliability): a version with at least
-  ``app_version_min_crashes`` crashes and ``app_version_min_usage_hours`` of use, whose MTTF is
-  below 1 / ``app_version_mttf_ratio`` of the app's most reliable other version (with as much
-  use): the version then crashes at that version's MTTF (``usage ÷ MTTF``, rounded; 0 when that
-  version never crashed), and the app's score follows;
+  ``app_version_min_crashes`` crashes and ``app_version_min_usage_hours`` of use whose crash
+  rate is above the app's other versions' (pooled, with that much use too) by the one-sided
+  conditional binomial test of two Poisson rates at ``app_version_alpha`` (processors/regression.py),
+  with an MTTF below 1 / ``app_version_mttf_ratio`` of theirs: the version then crashes at their
+  MTTF (``usage ÷ MTTF``, rounded; 0 when they never crashed), and the app's score follows;
 * ``windows``, ``cloud_management``, ``cloud_identity``, ``cloud_provisioning`` (work from
   anywhere): the metric met on the devices that miss it;
 * ``battery_replacement`` (battery): every battery below ``replace_below_pct`` replaced
@@ -20,6 +21,7 @@ from __future__ import annotations
 from processors import scores
 from processors.insights import battery, resource, wfa
 from processors.insights.insight import Context, Finding, Insight
+from processors.regression import poisson_rate_test
 
 _WFA_TEXT = {
     "windows": ("run an unsupported Windows build", "Update them to a supported Windows build."),
@@ -35,32 +37,31 @@ _WFA_TEXT = {
 }
 
 
-def _version_fix(ctx: Context, app: str, version: str) -> tuple[float | None, float] | None:
-    """(app reliability with ``version`` as reliable as the app's best other version, that MTTF h)."""
+def _version_fix(ctx: Context, app: str, version: str) -> tuple[float | None, float | None] | None:
+    """(app reliability with ``version`` crashing at the rate of the app's other versions, their MTTF h),
+    or ``None`` when the version is not significantly and ``app_version_mttf_ratio`` times worse."""
     rules, apps = ctx.cfg.rules, ctx.facts.apps
     fig = apps.versions[(app, version)]
     hours = fig.usage_ms / 3_600_000.0
     if fig.crashes < rules.app_version_min_crashes or hours < rules.app_version_min_usage_hours:
         return None
-    others = [
-        f
-        for (a, v), f in apps.versions.items()
-        if a == app and v != version and f.usage_ms / 3_600_000.0 >= rules.app_version_min_usage_hours
-    ]
-    if not others:
+    others = [f for (a, v), f in apps.versions.items() if a == app and v != version]
+    usage = sum(f.usage_ms for f in others)
+    crashes = sum(f.crashes for f in others)
+    if usage / 3_600_000.0 < rules.app_version_min_usage_hours:
         return None
-    best = max(others, key=lambda f: f.usage_ms / max(f.crashes, 1e-9))
-    best_mttf = scores.mttf_hours(best.usage_ms, best.crashes)
+    other_mttf = scores.mttf_hours(usage, crashes)
     mttf = scores.mttf_hours(fig.usage_ms, fig.crashes) or 0.0
-    if best_mttf is not None and best_mttf < rules.app_version_mttf_ratio * mttf:
+    if other_mttf is not None and other_mttf < rules.app_version_mttf_ratio * mttf:
         return None
-    crashes_then = 0 if best_mttf is None else round(hours / best_mttf)
+    if poisson_rate_test(fig.crashes, fig.usage_ms, crashes, usage).p_value >= rules.app_version_alpha:
+        return None
+    crashes_then = 0 if other_mttf is None else round(hours / other_mttf)
     whole = apps.apps[app]
     fixed = scores.AppFigures(
         whole.usage_ms, max(whole.crashes - fig.crashes + crashes_then, 0), whole.active_devices
     )
-    after = scores.fleet_app_score({**apps.apps, app: fixed}, apps.enrolled, ctx.score_cfg)
-    return after, best_mttf if best_mttf is not None else float("inf")
+    return scores.fleet_app_score({**apps.apps, app: fixed}, apps.enrolled, ctx.score_cfg), other_mttf
 
 
 def app_versions(ctx: Context) -> list[Insight | None]:
@@ -71,17 +72,18 @@ def app_versions(ctx: Context) -> list[Insight | None]:
         fixed = _version_fix(ctx, app, version)
         if fixed is None:
             continue
-        after, best = fixed
+        after, other_mttf = fixed
         fig = ctx.facts.apps.versions[(app, version)]
         mttf = scores.mttf_hours(fig.usage_ms, fig.crashes)
         finding = Finding(
             id=f"app_version:{app}@{version}",
             score="app_reliability",
-            title=f"{app} {version} crashes every {mttf or 0:.1f} h of use, other versions far less",
-            recommendation=f"Move the devices on {app} {version} to its most reliable version or a fix.",
+            title=f"{app} {version} crashes every {mttf or 0:.1f} h of use, its other versions "
+            + ("never" if other_mttf is None else f"every {other_mttf:.1f} h"),
+            recommendation=f"Move the devices on {app} {version} to another version (or a fixed one).",
             devices=ctx.facts.apps.version_devices.get((app, version), ()),
             after=after,
-            evidence={"mttf_hours": mttf, "best_other_mttf_hours": None if best == float("inf") else best},
+            evidence={"mttf_hours": mttf, "other_versions_mttf_hours": other_mttf},
         )
         out.append(ctx.insight(finding))
     return out
