@@ -72,7 +72,7 @@ def device_day(w: World, d: int, i: int, dr: DayDraws, r: Rand) -> tuple[list[Ti
                 ),
                 (0.6, 0.31, 0.04, 0.03, 0.02),
             )[0]
-        fast = cat == "shutdownWithoutUpdate" and dr.u_fast < 0.6
+        fast = cat == "shutdownWithoutUpdate" and dr.u_fast < 0.6 and not w.cohorts.fast_startup_off[i]
         prev, boot_id, epoch_n = boot_id, boot_id + 1, epoch_n + 1
         segs.append((t0, boot_id, str(base + epoch_n), os_ver))
         share = w.config.device_timing_share
@@ -89,23 +89,21 @@ def device_day(w: World, d: int, i: int, dr: DayDraws, r: Rand) -> tuple[list[Ti
         ldata, ltotal = ev.logon(
             r, m, boot_id, t0 + to_signin, domain, r.random() < 0.01, float(f.mult_logon[i]), level
         )
+        ltotal = w.cohorts.adjust_logon(i, m.disk, ldata)
         add(t0 + to_signin + ltotal + r.ri(100, 1000), ev.LOGON, ldata)
         t_user = t0 + to_signin + ldata["desktopShownMs"]
         f.boot_id[i], f.last_boot_ms[i] = boot_id, t0
     ram, hdd = int(f.ram_mb[i]), m.disk == "hdd"
-    add(
-        t_user + r.ri(20000, 90000),
-        ev.CENSUS,
-        ev.census(
-            m,
-            os_ver,
-            OS_EDITIONS[int(f.edition[i])],
-            ram,
-            int(f.disk_mb[i]),
-            float(f.battery_health[i]),
-            int(f.battery_cycles[i]),
-        ),
+    cdata = ev.census(
+        m,
+        os_ver,
+        OS_EDITIONS[int(f.edition[i])],
+        ram,
+        int(f.disk_mb[i]),
+        float(f.battery_health[i]),
+        int(f.battery_cycles[i]),
     )
+    add(t_user + r.ri(20000, 90000), ev.CENSUS, {**cdata, **w.cohorts.census_fields(i)})
     vers = f.app_ver[i].tolist()
     changed = _changes(w, d, i, vers, t_user + 60_000, t_end, dr, r, add)
     if changed:
@@ -116,7 +114,7 @@ def device_day(w: World, d: int, i: int, dr: DayDraws, r: Rand) -> tuple[list[Ti
         for j, v in enumerate(vers):
             if v >= 0:
                 add(t_user + 45_000 + j, ev.APP_ADD, ev.app_add(APPS[j], w.apps.versions[j][v], date))
-    _apps(w, vers, t_user, t_end, r, add)
+    _apps(w, vers, t_user, t_end, r, add, int(f.model[i]))
     _hourly(w, i, m.battery_mwh, ram, hdd, t_user, t_end, r, add)
     if dr.u_agent < 0.01:  # the agent restarted on its own (update, crash): a new epoch
         epoch_n += 1
@@ -212,7 +210,7 @@ def _changes(
     return changed
 
 
-def _apps(w: World, vers: list[int], t_user: int, t_end: int, r: Rand, add: ev.AddFn) -> None:
+def _apps(w: World, vers: list[int], t_user: int, t_end: int, r: Rand, add: ev.AddFn, model: int) -> None:
     first = -(-t_user // QUARTER) * QUARTER
     slots = max((t_end - first) // QUARTER - 1, 1)
     mean = w.config.usage_windows_per_app_day
@@ -234,7 +232,10 @@ def _apps(w: World, vers: list[int], t_user: int, t_end: int, r: Rand, add: ev.A
         for _ in range(r.poisson(app.crash_per_day * w.apps.crash_mult[j][v])):
             t = t_user + r.randrange(span)
             add(t, ev.CRASH, ev.app_crash(r, app, version, max(t_user, t - r.ri(60_000, 7_200_000))))
-        for _ in range(r.poisson(app.crash_per_day * app.hang_ratio * w.apps.hang_mult[j][v])):
+        hang_rate = (
+            app.crash_per_day * app.hang_ratio * w.apps.hang_mult[j][v] * w.cohorts.hang_mult(j, model)
+        )
+        for _ in range(r.poisson(hang_rate)):
             t = t_user + r.randrange(span)
             add(t, ev.HANG, ev.app_hang(r, app, version, max(t_user, t - r.ri(60_000, 7_200_000))))
 
