@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fleetpulse.reports import apps, devices, models, regressions, restarts, startup
-from fleetpulse.reports.ea import EA_REPORTS
 from fleetpulse.reports.params import Filters, newest_event_time, resolve_range
 from sinks.reader import Reader
 
@@ -19,7 +18,6 @@ REPORTS: dict[str, Callable[[Reader, Filters], Row]] = {
     "restarts": restarts.restarts_report,
     "apps": apps.apps_report,
     "regressions": regressions.regressions_report,
-    **EA_REPORTS,  # issue 18: insights, startup-processes, resource, battery, wfa, anomalies
 }
 
 

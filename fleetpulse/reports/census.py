@@ -1,8 +1,9 @@
 """The newest census of every device in range: its hardware, OS and work-from-anywhere facts.
 
 ``Fleet.Census.Device`` is sent at agent start, daily and on change, so the newest row in the
-range (``argMax(…, event_time)``) is the device's state; Nullable fields keep ``NULL`` when the
-newest census does not report them. Model = ``make/model`` as in every report.
+range (``argMax(tuple(…), event_time).1``: the tuple keeps a ``NULL``, which a plain ``argMax`` would
+skip for an older value) is the device's state; a field the newest census does not report is
+``NULL`` (not reported). Model = ``make/model`` as in every report.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _LATEST = (
 )  # fmt: skip
 
 CENSUS_SQL = f"""
-SELECT device_id, {", ".join(f"argMax({c}, event_time) AS {c}" for c in _LATEST)}
+SELECT device_id, {", ".join(f"argMax(tuple({c}), event_time).1 AS {c}" for c in _LATEST)}
 FROM {{db}}.census
 WHERE {where()}
 GROUP BY device_id ORDER BY device_id"""

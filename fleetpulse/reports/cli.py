@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from fleetpulse.reports.build import REPORTS, make_filters
-from fleetpulse.reports.ea import EA_COMMANDS
+from fleetpulse.reports.ea import EA_COMMANDS, EA_REPORTS
 from fleetpulse.reports.params import Filters
 from fleetpulse.reports.tenancy import TENANT_HELP, resolve_tenant_cli
 from fleetpulse.reports.text import RENDERERS
@@ -81,7 +81,7 @@ def _run(ctx: click.Context, name: str, opts: dict[str, Any], **kwargs: Any) -> 
     reader = _open(settings, opts)
     try:
         flt = _filters(reader, settings, opts)
-        doc = REPORTS[name](reader, flt, **kwargs)
+        doc = (REPORTS.get(name) or EA_REPORTS[name])(reader, flt, **kwargs)
     finally:
         reader.close()
     if opts["as_json"]:
