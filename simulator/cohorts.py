@@ -4,7 +4,7 @@ Drawn once per run from their own seed stream (every earlier draw, and so the re
 stays as it was) and recorded in the manifest (``cohorts``: name -> device ids):
 
 * ``hdd``: the catalog's HDD models (boots and sign-ins 3-4x slower, catalog.py);
-* ``slow_gp``: 25 % of the domain-joined devices, ``gpLogonMs`` × 3-6 (a slow site link);
+* ``slow_gp``: 25 % of the domain-joined devices, ``gpLogonMs`` × 3-6 + 10 s (a slow site link);
 * ``startup_agent``: 20 % of the devices run ``ContosoEndpointAgent.exe`` 5.2.1 (Contoso Ltd.)
   at sign-in: 45-75 % CPU, responsive desktop + 8-20 s;
 * ``fast_startup_off``: 12 % of the devices; every boot after a shutdown is a full boot;
@@ -40,6 +40,7 @@ PROCESS_VERSIONS = {
     "msedge.exe": "131.0.2903.70",
     "ms-teams.exe": "24277.3502.3161.3007",
 }
+SLOW_GP_EXTRA_MS = 10_000  # a slow site link: a fixed wait on top of the scaled processing
 HANG_PRONE = ("ms-teams.exe", "HP EliteBook 840 G9", 25.0)  # (app, model, hang multiplier)
 
 
@@ -73,7 +74,7 @@ class Cohorts:
         """Apply the device's sign-in cohorts to a logon body in place; returns its ``totalLogonMs``."""
         gp = int(data.get("gpLogonMs") or 0)
         if gp and self.gp_mult[i] > 1.0:
-            gp = min(int(gp * float(self.gp_mult[i])) // 1000 * 1000, 600_000)
+            gp = min(int(gp * float(self.gp_mult[i]) + SLOW_GP_EXTRA_MS) // 1000 * 1000, 600_000)
             data["gpLogonMs"] = gp
             data["desktopShownMs"] = data["coreLogonMs"] + gp
         procs = [
