@@ -1,7 +1,8 @@
 """Insight cohorts: the device groups in which each Endpoint analytics insight appears (issue 18).
 
-Drawn once per run from their own seed stream (every earlier draw, and so the rest of the fleet,
-stays as it was) and recorded in the manifest (``cohorts``: name -> device ids):
+Drawn once per run from their own seed stream; the effects draw nothing from the day's stream
+and leave each session's timeline alone, so every device outside a cohort gets exactly the records
+it would get without them and recorded in the manifest (``cohorts``: name -> device ids):
 
 * ``hdd``: the catalog's HDD models (boots and sign-ins 3-4x slower, catalog.py);
 * ``slow_gp``: 25 % of the domain-joined devices, ``gpLogonMs`` × 3-6 + 10 s (a slow site link);
@@ -28,6 +29,7 @@ import numpy.typing as npt
 from simulator.catalog import APPS, BOOT_PROFILE, MODELS
 from simulator.config import SimulationConfig
 from simulator.fleet import Fleet
+from simulator.rand import Rand
 
 OLD_MODELS = frozenset({"OptiPlex 3050", "HP ProDesk 600 G3 SFF", "ThinkPad L480", "HP EliteBook 840 G5"})
 WORN_MODELS = frozenset({"HP EliteBook 840 G5", "ThinkPad L480"})
@@ -40,6 +42,7 @@ PROCESS_VERSIONS = {
     "msedge.exe": "131.0.2903.70",
     "ms-teams.exe": "24277.3502.3161.3007",
 }
+FAST_CORE_SHARE = 0.6  # a Fast Startup resume's core boot, as a share of a full one (events.boot)
 SLOW_GP_EXTRA_MS = 10_000  # a slow site link: a fixed wait on top of the scaled processing
 HANG_PRONE = ("ms-teams.exe", "HP EliteBook 840 G9", 25.0)  # (app, model, hang multiplier)
 
@@ -56,10 +59,13 @@ class Cohorts:
     join_type: list[str]
     management_type: list[str]
     autopilot_profile: list[str]
-    hang_model: int  # model index of HANG_PRONE
+    hang_model: int  # model index of HANG_PRONE (-1: cohorts off)
     hang_app: int  # app index of HANG_PRONE
+    enabled: bool = True
 
     def census_fields(self, i: int) -> dict[str, Any]:
+        if not self.enabled:
+            return {}
         return {
             "joinType": self.join_type[i],
             "managementType": self.management_type[i],
@@ -70,8 +76,33 @@ class Cohorts:
     def hang_mult(self, app: int, model: int) -> float:
         return HANG_PRONE[2] if (app, model) == (self.hang_app, self.hang_model) else 1.0
 
+    def hang_rand(self, seed: int, day: int, i: int, model: int) -> Rand | None:
+        """The stream of the hang-prone model's extra hangs for one device-day (``None`` elsewhere)."""
+        if model != self.hang_model:
+            return None
+        return Rand(int(np.random.SeedSequence([seed, 18, day, i]).generate_state(1)[0]))
+
+    def adjust_boot(self, i: int, data: dict[str, Any], total: int) -> int:
+        """A Fast Startup resume on a device with Fast Startup off becomes the full boot it would have
+        been (core boot / 0.6, simulator/events.py); returns its ``totalBootMs``."""
+        if not self.fast_startup_off[i] or data.get("bootKind") != "fastStartup":
+            return total
+        core = int(data["coreBootMs"])
+        full = min(int(core / FAST_CORE_SHARE), 1_800_000)
+        grow = full - core
+        if total + grow > 3_600_000:
+            return total  # keep the record in range: leave this rare one a resume
+        for key in ("osLoaderMs", "kernelInitMs", "driverInitMs", "smssInitMs", "criticalServicesInitMs"):
+            data[key] = int(data[key] / FAST_CORE_SHARE)
+        data.update(
+            bootKind="full", coreBootMs=full, mainPathMs=data["mainPathMs"] + grow, totalBootMs=total + grow
+        )
+        return total + grow
+
     def adjust_logon(self, i: int, disk: str, data: dict[str, Any]) -> int:
         """Apply the device's sign-in cohorts to a logon body in place; returns its ``totalLogonMs``."""
+        if not self.enabled:
+            return int(data["totalLogonMs"])
         gp = int(data.get("gpLogonMs") or 0)
         if gp and self.gp_mult[i] > 1.0:
             gp = min(int(gp * float(self.gp_mult[i]) + SLOW_GP_EXTRA_MS) // 1000 * 1000, 600_000)
@@ -91,7 +122,9 @@ class Cohorts:
         return int(data["totalLogonMs"])
 
     def truth(self, f: Fleet) -> dict[str, list[str]]:
-        """Cohort name -> device ids (the manifest's ``cohorts``)."""
+        """Cohort name -> device ids (the manifest's ``cohorts``; empty when they are off)."""
+        if not self.enabled:
+            return {}
         model = [MODELS[k] for k in f.model.tolist()]
         teams = next(j for j, a in enumerate(APPS) if a.name == HANG_PRONE[0])
         members = {
@@ -122,6 +155,9 @@ def build_cohorts(config: SimulationConfig, f: Fleet) -> Cohorts:
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0xF1EE7, 18]))
     u = rng.random((6, n))
     names = [MODELS[k].name for k in f.model.tolist()]
+    if not config.insight_cohorts:
+        off, none = np.zeros(n, dtype=np.bool_), np.ones(n)
+        return Cohorts(off, none, off, none, none, [""] * n, [""] * n, [""] * n, -1, -1, enabled=False)
     worn = np.array([name in WORN_MODELS for name in names])
     f.battery_health[worn] = np.clip(f.battery_health[worn] - 0.25, 0.3, 1.05)
     domain = f.domain

@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from simulator import Simulation, SimulationConfig
-from simulator.cohorts import AGENT, HANG_PRONE
+from simulator.cohorts import AGENT, HANG_PRONE, WORN_MODELS
 from simulator.manifest import Manifest
 
 Record = dict[str, Any]
@@ -98,3 +98,47 @@ def test_fast_startup_off_and_hang_prone_model() -> None:
         if any(r["appName"] == teams for r in rows)
     }
     assert rate(prone & teams_users) > 8 * rate(teams_users - prone)
+
+
+def test_devices_outside_the_cohorts_get_the_records_they_would_without_them() -> None:
+    """The cohorts draw from their own stream and leave session timelines alone (simulator/cohorts.py)."""
+    records, manifest = run()
+    config = SimulationConfig(
+        devices=240,
+        days=6,
+        start=datetime(2026, 3, 2, tzinfo=UTC),
+        seed=5,
+        injections=(),
+        insight_cohorts=False,
+    )
+    plain = tuple(r for batch in Simulation(config).batches() for r in batch)
+    touched = set().union(
+        *(
+            manifest.cohorts[k]
+            for k in ("slow_gp", "startup_agent", "fast_startup_off", "hang_prone", "worn_battery")
+        )
+    )
+
+    def strip(r: Record) -> Record:
+        data = {
+            k: v
+            for k, v in r["data"].items()
+            if k not in ("joinType", "managementType", "autopilotProfile", "isCloudPc")
+        }
+        if "topStartupProcesses" in data:
+            data["topStartupProcesses"] = [
+                {k: v for k, v in p.items() if k != "version"} for p in data["topStartupProcesses"]
+            ]
+        return {**r, "data": data}
+
+    def outside(rs: tuple[Record, ...]) -> list[Record]:
+        return [
+            strip(r)
+            for r in rs
+            if r["ext"]["device"]["localId"] not in touched
+            and r["ext"]["protocol"]["devModel"] not in WORN_MODELS
+        ]
+
+    assert len(touched) < 240
+    assert outside(records) == outside(plain)
+    assert not any("joinType" in r["data"] for r in plain if r["name"] == "Fleet.Census.Device")
