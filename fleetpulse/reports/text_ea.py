@@ -193,7 +193,7 @@ def wfa_text(doc: Row) -> str:
         + (", ".join(f"{b} {n}" for b, n in w11["blockers"].items()) or "none")
     )
     devices = _table(
-        [{**d, "why": "; ".join(d["missing"].values())} for d in doc["devices_not_ready"]],
+        [{**d, "why": ", ".join(d["missing"])} for d in doc["devices_not_ready"]],  # reasons: --json
         [
             ("device_id", "device", str),
             ("model", "model", str),
