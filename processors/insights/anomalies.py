@@ -14,8 +14,12 @@ for ``stop_error``):
    devices sharing a feature value (``manufacturer``, ``model``, ``os_version``, ``application``
    = app and version installed, ``driver`` = driver change applied) or a pair of them.
    ``prevalence = anomalous in group / devices in group``; a single feature is kept when it has
-   ``group_min_anomalous`` anomalous devices and ``prevalence ≥ group_min_lift × share``; a pair
-   of kept features only when it is more prevalent than both. Level ``high`` ≥
+   ``group_min_anomalous`` anomalous devices, ``prevalence ≥ group_min_lift × share`` and its
+   anomalous count is unlikely at the fleet's share (one-sided binomial ``P(X ≥ anomalous |
+   devices, share) < group_alpha``); a pair of kept features only when it is more prevalent than
+   both, by the same test against the better one's prevalence (a handful of devices sharing a
+   driver by chance is not a cohort). Groups rank by that p-value against the share (the
+   strongest evidence first), at most ``max_groups``. Level ``high`` ≥
    ``prevalence_high``, ``medium`` ≥ ``prevalence_medium``, else ``low``. **At risk** = the
    group's devices with no event of the anomaly yet.
 """
@@ -23,6 +27,7 @@ for ``stop_error``):
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -54,6 +59,7 @@ class Group:
     prevalence: float
     level: str
     at_risk_devices: tuple[str, ...]
+    p_value: float  # P(X >= anomalous | devices, the anomaly's share): the evidence, groups rank by it
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,23 @@ class Anomaly:
     last_seen: str
     anomalous_devices: tuple[str, ...]
     groups: tuple[Group, ...]
+
+
+def binom_sf(k: int, n: int, p: float) -> float:
+    """``P(X >= k)`` for ``X ~ Binomial(n, p)``, exact (summed in log space)."""
+    if k <= 0:
+        return 1.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0 or k > n:
+        return 1.0 if p >= 1.0 and k <= n else 0.0
+    lp, lq = math.log(p), math.log1p(-p)
+    logs = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq
+        for i in range(k, n + 1)
+    ]
+    top = max(logs)
+    return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in logs))
 
 
 def _level(value: float, high: float, medium: float) -> str:
@@ -93,7 +116,12 @@ def _members(population: set[str], features: Features, feature: Feature) -> set[
 
 
 def _group(
-    feats: tuple[Feature, ...], members: set[str], anomalous: set[str], affected: set[str], cfg: AnomalyConfig
+    feats: tuple[Feature, ...],
+    members: set[str],
+    anomalous: set[str],
+    affected: set[str],
+    share: float,
+    cfg: AnomalyConfig,
 ) -> Group:
     a = members & anomalous
     at_risk = sorted(members - anomalous - affected)
@@ -107,6 +135,7 @@ def _group(
         prevalence=prevalence,
         level=_level(prevalence, cfg.prevalence_high, cfg.prevalence_medium),
         at_risk_devices=tuple(at_risk),
+        p_value=binom_sf(len(a), len(members), share),
     )
 
 
@@ -118,14 +147,18 @@ def correlation_groups(
     share: float,
     cfg: AnomalyConfig,
 ) -> list[Group]:
-    """The cohorts where the anomaly concentrates, most prevalent first (module docstring)."""
+    """The cohorts where the anomaly concentrates, strongest evidence first (module docstring)."""
     candidates = sorted({(t, v) for d in anomalous for t in FEATURES for v in features.get(d, {}).get(t, ())})
     singles: dict[Feature, set[str]] = {}
     groups: list[Group] = []
     for feat in candidates:
         members = _members(population, features, feat)
-        g = _group((feat,), members, anomalous, affected, cfg)
-        if g.anomalous >= cfg.group_min_anomalous and g.prevalence >= cfg.group_min_lift * share:
+        g = _group((feat,), members, anomalous, affected, share, cfg)
+        if (
+            g.anomalous >= cfg.group_min_anomalous
+            and g.prevalence >= cfg.group_min_lift * share
+            and g.p_value < cfg.group_alpha
+        ):
             singles[feat] = members
             groups.append(g)
     best = {g.features[0]: g.prevalence for g in groups}
@@ -135,10 +168,15 @@ def correlation_groups(
         members = singles[f1] & singles[f2]
         if not members:
             continue
-        g = _group((f1, f2), members, anomalous, affected, cfg)
-        if g.anomalous >= cfg.group_min_anomalous and g.prevalence > max(best[f1], best[f2]):
+        g = _group((f1, f2), members, anomalous, affected, share, cfg)
+        top = max(best[f1], best[f2])
+        if (
+            g.anomalous >= cfg.group_min_anomalous
+            and g.prevalence > top
+            and binom_sf(g.anomalous, g.devices, top) < cfg.group_alpha
+        ):
             groups.append(g)
-    groups.sort(key=lambda g: (-g.prevalence, -g.anomalous, len(g.features), g.features))
+    groups.sort(key=lambda g: (g.p_value, -g.prevalence, len(g.features), g.features))
     return groups[: cfg.max_groups]
 
 

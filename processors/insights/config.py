@@ -87,6 +87,7 @@ class AnomalyConfig(_Frozen):
     medium_share: float = Field(default=0.03, gt=0, le=1)  # ... medium (below: low)
     group_min_anomalous: int = Field(default=3, ge=1)
     group_min_lift: float = Field(default=2.0, ge=1)  # group prevalence >= lift x the anomaly's share
+    group_alpha: float = Field(default=0.05, gt=0, le=1)  # binomial test of the group's anomalous count
     prevalence_high: float = Field(default=0.5, gt=0, le=1)
     prevalence_medium: float = Field(default=0.2, gt=0, le=1)
     max_groups: int = Field(default=5, ge=1)

@@ -102,19 +102,47 @@ def test_anomaly_threshold_severity_groups_and_at_risk() -> None:
 def test_stop_error_anomaly_exposes_every_device_and_pairs_features() -> None:
     features = {
         f"d{i}": {
-            "model": frozenset({"A" if i < 10 else "B"}),
+            "model": frozenset({"A" if i < 20 else "B"}),
             "driver": frozenset({"wifi 23.60" if i % 2 == 0 else "wifi 23.50"}),
         }
-        for i in range(20)
+        for i in range(40)
     }
-    stops = {f"d{i}": 2 for i in (0, 2, 4, 6, 8)}  # model A with the new driver
+    stops = {f"d{i}": 2 for i in range(0, 20, 2)}  # model A with the new driver: 10 devices
     (a,) = anomalies.detect(counts("stop_error", "Netwtw10.sys", stops), features, CFG.anomalies)
-    assert (a.exposed, a.anomalous, a.share, a.severity) == (20, 5, 0.25, "high")
+    assert (a.exposed, a.anomalous, a.share, a.severity) == (40, 10, 0.25, "high")
     pair = a.groups[0]
     assert pair.features == (("driver", "wifi 23.60"), ("model", "A"))
-    assert (pair.devices, pair.prevalence, pair.at_risk) == (5, 1.0, 0)
+    assert (pair.devices, pair.prevalence, pair.at_risk) == (10, 1.0, 0)
     singles = {g.features: g.prevalence for g in a.groups if len(g.features) == 1}
     assert singles == {(("model", "A"),): 0.5, (("driver", "wifi 23.60"),): 0.5}
+    # P(X >= 10 | 20, 0.25) = 0.0139 < 0.05 keeps each single; a stricter test drops them (and the pair)
+    assert anomalies.binom_sf(10, 20, 0.25) == pytest.approx(0.013864, abs=1e-6)
+    (strict,) = anomalies.detect(
+        counts("stop_error", "x.sys", stops), features, AnomalyConfig(group_alpha=0.01)
+    )
+    assert strict.groups == ()
+
+
+def test_a_few_devices_sharing_a_driver_by_chance_are_no_cohort() -> None:
+    """3 of the 3 devices with a driver are anomalous, but they are the model's: no pair group."""
+    features = {
+        f"d{i}": {
+            "model": frozenset({"G9" if i < 10 else "X"}),
+            "driver": frozenset({"rt"} if i < 3 else set()),
+        }
+        for i in range(60)
+    }
+    hangs = {f"d{i}": 4 for i in range(9)}  # 9 of the 10 G9
+    (a,) = anomalies.detect(
+        counts("app_hang", "t.exe", hangs),
+        {d: {**f, "application": frozenset({"t.exe 1"})} for d, f in features.items()},
+        CFG.anomalies,
+    )
+    # the pair (driver, model) is no cohort: P(3 of 3 | the model's 0.9) = 0.73; the driver alone is
+    # (3 of 3 at the fleet's 0.15), but the model's 9 of 10 is far stronger evidence and ranks first
+    assert [g.features for g in a.groups] == [(("model", "G9"),), (("driver", "rt"),)]
+    assert anomalies.binom_sf(3, 3, 0.9) == pytest.approx(0.729)
+    assert a.groups[0].p_value == pytest.approx(anomalies.binom_sf(9, 10, 0.15))
 
 
 def startup_fleet() -> StartupFacts:
