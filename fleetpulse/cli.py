@@ -183,6 +183,7 @@ def _register_subcommands() -> None:
     # imported here, not at the top: each package stays importable without the CLI
     from bench.cli import bench
     from fleetpulse.reports.cli import regressions, report
+    from fleetpulse.reports.cli_scores import scores
     from ingest.replay import replay_dlq
     from processors.cli import baseline, process
     from simulator.cli import simulate
@@ -194,6 +195,7 @@ def _register_subcommands() -> None:
     cli.add_command(process)
     cli.add_command(baseline)
     cli.add_command(bench)
+    cli.add_command(scores)  # issue 18: daily Endpoint analytics scores
 
 
 _register_subcommands()

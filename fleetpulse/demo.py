@@ -98,6 +98,14 @@ def run_demo(settings: Settings, *, devices: int, days: int, seed: int, html_out
             ["report", "apps", "--limit", "10"],
             ["report", "restarts"],
             ["regressions"],
+            # issue 18: the rest of Endpoint analytics, and a week of recorded daily scores
+            ["scores", "record", "--days", "7"],
+            ["report", "insights", "--limit", "12"],
+            ["report", "startup-processes", "--limit", "10"],
+            ["report", "resource", "--limit", "10"],
+            ["report", "battery", "--limit", "8"],
+            ["report", "wfa", "--limit", "10"],
+            ["report", "anomalies", "--limit", "5"],
             ["report", "html", str(html_out)],
         ):
             click.secho(f"\n$ fleetpulse {' '.join(args)}", bold=True)

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processors.insights.config import InsightsConfig
+
 IKEY_RE = re.compile(r"^o:[0-9a-f]{32}$")
 
 DEMO_API_KEY = "demo-key-contoso"
@@ -188,6 +190,10 @@ class Settings(BaseSettings):
     kafka_brokers: int = Field(default=1, ge=1, le=9)  # nodes `fleetpulse up` starts; 1: one broker
     kafka_replication_factor: int = Field(default=0, ge=0)  # topics' replicas; 0: min(3, brokers)
     kafka_min_insync_replicas: int = Field(default=0, ge=0)  # 0: 2 from 3 replicas on, else 1
+
+    # -- issue 18: Endpoint analytics insights (processors/insights/config.py, docs/analytics.md §9-15)
+    # FLEETPULSE_INSIGHTS='{"battery": {"replace_below_pct": 50}}': a partial object keeps the defaults
+    insights: InsightsConfig = Field(default_factory=InsightsConfig)
 
     @field_validator("tenants")
     @classmethod

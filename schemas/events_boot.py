@@ -88,6 +88,7 @@ class StartupProcess(WireModel):
     name: Name64
     publisher: Str256 | None = None
     cpu_percent: Percent
+    version: Str64 | None = None  # the product version (Endpoint analytics lists processes by it)
 
 
 class LogonPerformance(EventData):

@@ -48,6 +48,13 @@ class CensusDevice(EventData):
         default=None, alias="batteryFullChargeCapacityMWh"
     )
     battery_cycle_count: Annotated[int, R(0, 10_000)] | None = None
+    # work-from-anywhere readiness (docs/analytics.md "Work from anywhere"); absent: not reported
+    join_type: Literal["entra", "hybrid", "domain", "workgroup", "unknown"] | None = None
+    management_type: (
+        Literal["intune", "coManaged", "tenantAttach", "configMgrCmg", "configMgr", "none", "unknown"] | None
+    ) = None
+    autopilot_profile: Literal["assigned", "default", "none", "unknown"] | None = None
+    is_cloud_pc: bool | None = None
 
     def check(self, record: Record) -> None:
         if self.processor_logical_cores < self.processor_physical_cores:

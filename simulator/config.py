@@ -138,6 +138,9 @@ class SimulationConfig(BaseModel):
         default=None, description="None: demo_injections(days); () injects nothing"
     )
     chunk_devices: Annotated[int, Field(ge=1, le=1_000_000)] = 2000
+    # the Endpoint analytics insight cohorts (simulator/cohorts.py); off: no census WFA fields,
+    # no startup process versions, and every device's records as before they existed
+    insight_cohorts: bool = True
 
     @model_validator(mode="after")
     def _injection_days(self) -> SimulationConfig:

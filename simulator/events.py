@@ -321,12 +321,18 @@ def app_usage(r: Rand, app: App, version: str, session_id: str, start_ms: int) -
     return d
 
 
+def _share(r: Rand, median: float, p90: float) -> float:
+    """A log-normal share of time in [0, 1]; ``lognorm`` draws integers, so in parts per million
+    (spike shares were truncated to 0 or 1 before: no window had a partial spike)."""
+    return r.lognorm(median * 1e6, p90 * 1e6, 0.0, 1e6) / 1e6
+
+
 def resource(r: Rand, window_start_ms: int, ram_mb: int, hdd: bool) -> Data:
     window = 3_600_000
     usage = int(window * r.uniform(0.6, 1.0))
-    cpu_spike = int(usage * min(r.lognorm(0.10 if hdd else 0.05, 0.35 if hdd else 0.2, 0.0, 1.0), 1.0))
+    cpu_spike = int(usage * _share(r, 0.10 if hdd else 0.05, 0.35 if hdd else 0.2))
     ram_med, ram_p90 = (0.6, 0.95) if ram_mb <= 8192 else (0.2, 0.6)
-    ram_spike = int(usage * min(r.lognorm(ram_med, ram_p90, 0.0, 1.0), 1.0))
+    ram_spike = int(usage * _share(r, ram_med, ram_p90))
     cpu_avg = round(r.uniform(4, 30), 1)
     ram_avg = round(r.uniform(35, 85) if ram_mb <= 8192 else r.uniform(25, 60), 1)
     top = _PROC_PAIRS[int(r.random() * len(_PROC_PAIRS))]

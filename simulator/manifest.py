@@ -62,6 +62,7 @@ class Manifest:
     models: dict[str, int]  # devices per model
     send: SendStats | None = None
     files: list[str] = field(default_factory=list)
+    cohorts: dict[str, list[str]] = field(default_factory=dict)  # insight cohort -> devices (cohorts.py)
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)

@@ -80,6 +80,7 @@ def device_day(w: World, d: int, i: int, dr: DayDraws, r: Rand) -> tuple[list[Ti
         bdata, to_signin, total = ev.boot(
             r, m, boot_id, t0, domain, update, fast, float(f.mult_boot[i]), float(f.mult_gp[i]), level
         )
+        total = w.cohorts.adjust_boot(i, bdata, total)  # the timeline (to_signin) stays the same
         agent = t0 + bdata["coreBootMs"] + r.ri(500, 3000)
         last_end, last_boot = int(f.last_end_ms[i]), int(f.last_boot_ms[i])
         add(agent, ev.TRANSITION, ev.transition(r, prev, boot_id, cat, last_end, last_boot))
@@ -89,23 +90,22 @@ def device_day(w: World, d: int, i: int, dr: DayDraws, r: Rand) -> tuple[list[Ti
         ldata, ltotal = ev.logon(
             r, m, boot_id, t0 + to_signin, domain, r.random() < 0.01, float(f.mult_logon[i]), level
         )
+        desktop = ldata["desktopShownMs"]  # the session's timeline ignores the cohorts' sign-in delays
+        ltotal = w.cohorts.adjust_logon(i, m.disk, ldata)
         add(t0 + to_signin + ltotal + r.ri(100, 1000), ev.LOGON, ldata)
-        t_user = t0 + to_signin + ldata["desktopShownMs"]
+        t_user = t0 + to_signin + desktop
         f.boot_id[i], f.last_boot_ms[i] = boot_id, t0
     ram, hdd = int(f.ram_mb[i]), m.disk == "hdd"
-    add(
-        t_user + r.ri(20000, 90000),
-        ev.CENSUS,
-        ev.census(
-            m,
-            os_ver,
-            OS_EDITIONS[int(f.edition[i])],
-            ram,
-            int(f.disk_mb[i]),
-            float(f.battery_health[i]),
-            int(f.battery_cycles[i]),
-        ),
+    cdata = ev.census(
+        m,
+        os_ver,
+        OS_EDITIONS[int(f.edition[i])],
+        ram,
+        int(f.disk_mb[i]),
+        float(f.battery_health[i]),
+        int(f.battery_cycles[i]),
     )
+    add(t_user + r.ri(20000, 90000), ev.CENSUS, {**cdata, **w.cohorts.census_fields(i)})
     vers = f.app_ver[i].tolist()
     changed = _changes(w, d, i, vers, t_user + 60_000, t_end, dr, r, add)
     if changed:
@@ -116,7 +116,16 @@ def device_day(w: World, d: int, i: int, dr: DayDraws, r: Rand) -> tuple[list[Ti
         for j, v in enumerate(vers):
             if v >= 0:
                 add(t_user + 45_000 + j, ev.APP_ADD, ev.app_add(APPS[j], w.apps.versions[j][v], date))
-    _apps(w, vers, t_user, t_end, r, add)
+    _apps(
+        w,
+        vers,
+        t_user,
+        t_end,
+        r,
+        add,
+        int(f.model[i]),
+        w.cohorts.hang_rand(w.config.seed, d, i, int(f.model[i])),
+    )
     _hourly(w, i, m.battery_mwh, ram, hdd, t_user, t_end, r, add)
     if dr.u_agent < 0.01:  # the agent restarted on its own (update, crash): a new epoch
         epoch_n += 1
@@ -212,7 +221,11 @@ def _changes(
     return changed
 
 
-def _apps(w: World, vers: list[int], t_user: int, t_end: int, r: Rand, add: ev.AddFn) -> None:
+def _apps(
+    w: World, vers: list[int], t_user: int, t_end: int, r: Rand, add: ev.AddFn, model: int, extra: Rand | None
+) -> None:
+    """App usage, crashes and hangs; ``extra`` draws the hang-prone cohort's added hangs (so ``r``'s
+    stream, and every other device's day, is what it would be without the cohort)."""
     first = -(-t_user // QUARTER) * QUARTER
     slots = max((t_end - first) // QUARTER - 1, 1)
     mean = w.config.usage_windows_per_app_day
@@ -234,9 +247,16 @@ def _apps(w: World, vers: list[int], t_user: int, t_end: int, r: Rand, add: ev.A
         for _ in range(r.poisson(app.crash_per_day * w.apps.crash_mult[j][v])):
             t = t_user + r.randrange(span)
             add(t, ev.CRASH, ev.app_crash(r, app, version, max(t_user, t - r.ri(60_000, 7_200_000))))
-        for _ in range(r.poisson(app.crash_per_day * app.hang_ratio * w.apps.hang_mult[j][v])):
+        hang_rate = app.crash_per_day * app.hang_ratio * w.apps.hang_mult[j][v]
+        for _ in range(r.poisson(hang_rate)):
             t = t_user + r.randrange(span)
             add(t, ev.HANG, ev.app_hang(r, app, version, max(t_user, t - r.ri(60_000, 7_200_000))))
+        if extra is not None and j == w.cohorts.hang_app:  # the cohort's extra hangs, its own stream
+            for _ in range(extra.poisson(hang_rate * (w.cohorts.hang_mult(j, model) - 1.0))):
+                t = t_user + extra.randrange(span)
+                add(
+                    t, ev.HANG, ev.app_hang(extra, app, version, max(t_user, t - extra.ri(60_000, 7_200_000)))
+                )
 
 
 def _hourly(

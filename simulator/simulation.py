@@ -107,6 +107,7 @@ class Simulation:
             invalid_total=sum(self.invalid.values()),
             late_events=w.late_events,
             models=dict(sorted(models.items())),
+            cohorts=w.cohorts.truth(f),
         )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.cohorts import Cohorts, build_cohorts
 from simulator.config import SimulationConfig
 from simulator.fleet import Fleet, build_fleet
 from simulator.inject import AppTable, Injections, build_app_table, patch_days
@@ -30,6 +31,7 @@ class World:
     day0_ms: int
     weekday0: int
     patch: list[int]
+    cohorts: Cohorts  # the insight cohorts (simulator/cohorts.py)
     held: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     due_injections: list[int] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
@@ -57,4 +59,5 @@ def build_world(config: SimulationConfig, ikey: str) -> World:
         day0_ms=to_ms(start),
         weekday0=start.weekday(),
         patch=patch_days(start.weekday(), mdays, config.days),
+        cohorts=build_cohorts(config, fleet),
     )

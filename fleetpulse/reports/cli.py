@@ -17,9 +17,11 @@ import click
 
 from fleetpulse.reports import formats
 from fleetpulse.reports.build import DEVICE_REPORT, REPORTS, make_filters
+from fleetpulse.reports.ea import EA_COMMANDS, EA_REPORTS
 from fleetpulse.reports.params import GROUPS, Filters
 from fleetpulse.reports.tenancy import TENANT_HELP, resolve_tenant_cli
 from fleetpulse.reports.text import RENDERERS
+from fleetpulse.reports.text_ea import EA_RENDERERS
 from fleetpulse.settings import Settings
 from sinks.reader import QueryError, Reader, open_reader
 
@@ -127,7 +129,8 @@ def _run(ctx: click.Context, name: str, opts: dict[str, Any], **kwargs: Any) -> 
     reader = _open(settings, opts)
     try:
         flt = _filters(reader, settings, opts)
-        doc = (DEVICE_REPORT if name == "device" else REPORTS[name])(reader, flt, **kwargs)
+        builder = DEVICE_REPORT if name == "device" else REPORTS.get(name) or EA_REPORTS[name]
+        doc = builder(reader, flt, **kwargs)
     except QueryError as exc:
         raise click.ClickException(str(exc)) from exc  # one line, no traceback
     finally:
@@ -158,6 +161,23 @@ _make("models", "Model performance: scores and boot / sign-in percentiles per ma
 _make("devices", "The slowest devices by median core boot, with model and OS build.")
 _make("restarts", "Restart frequency: categories, shares, abnormal share, Stop errors per device.")
 _make("apps", "Application reliability: top crashing apps, hangs, usage, MTTF, scores.")
+
+# -- issue 18: the rest of Endpoint analytics (fleetpulse/reports/ea.py); they take settings.insights
+RENDERERS.update(EA_RENDERERS)
+
+
+def _make_ea(name: str, doc: str) -> None:
+    @filter_options
+    @click.pass_context
+    def command(ctx: click.Context, /, **opts: Any) -> None:
+        _run(ctx, name, opts, cfg=_settings(ctx).insights)
+
+    command.__doc__ = doc
+    report.command(name)(command)
+
+
+for _name, _doc in EA_COMMANDS:
+    _make_ea(_name, _doc)
 
 
 @report.command("device")

@@ -27,6 +27,12 @@ TABLES: dict[str, tuple[str, ...]] = {
     "apps": ("apps",),
     "regressions": ("regressions",),
     "device": ("timeline", "apps", "metrics"),
+    "insights": ("insights", "history"),
+    "startup-processes": ("processes", "publishers"),
+    "resource": ("models", "devices_worst", "daily"),
+    "battery": ("models", "os_builds", "apps", "devices_worst"),
+    "wfa": ("metrics", "models", "devices_not_ready"),
+    "anomalies": ("anomalies",),
 }
 
 

@@ -36,7 +36,11 @@ class Migration:
 
 
 def discover() -> list[Migration]:
-    """Every migration module of this package, ordered by number (gaps and repeats rejected)."""
+    """Every migration module of this package, ordered by number (repeats rejected).
+
+    Numbers may leave gaps: parallel branches are each assigned their own numbers, so a branch
+    can hold ``m0011`` before ``m0005`` has merged; each migration is applied once, by id.
+    """
     found: list[Migration] = []
     for info in pkgutil.iter_modules(__path__):
         match = _MODULE_RE.match(info.name)
@@ -45,8 +49,8 @@ def discover() -> list[Migration]:
             found.append(Migration(int(match.group(1)), match.group(2), module))
     found.sort(key=lambda m: m.id)
     ids = [m.id for m in found]
-    if ids != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migration numbers must be 1..n without gaps, found {ids}")
+    if len(set(ids)) != len(ids) or (ids and ids[0] < 1):
+        raise RuntimeError(f"migration numbers must be unique and >= 1, found {ids}")
     return found
 
 

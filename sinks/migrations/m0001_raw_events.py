@@ -4,6 +4,10 @@ Column names are the ``data`` field names in snake_case (``totalBootMs`` → ``t
 as the pydantic models in ``schemas/`` name them. ``Nullable`` exactly where the contract says
 optional. Tables dedupe repeated inserts by ``insert_deduplication_token`` (window of 1000
 blocks), which the sink derives from topic-partition-offset ranges.
+
+:data:`FAMILIES` is the current raw schema the sink writes: a fresh store is created with it;
+columns added later reach existing stores through their own migration (m0011: the census's
+work-from-anywhere fields and the startup processes' ``version``), in the same positions.
 """
 
 from __future__ import annotations
@@ -91,7 +95,8 @@ FAMILIES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
             ("profile_load_ms", OPT_MS),
             (
                 "top_startup_processes",
-                "Array(Tuple(name String, publisher String, cpu_percent Float32)) CODEC(ZSTD(1))",
+                "Array(Tuple(name String, publisher String, cpu_percent Float32, version String))"
+                " CODEC(ZSTD(1))",
             ),
         ),
     ),
@@ -229,6 +234,11 @@ FAMILIES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
             ("battery_design_capacity_mwh", "Nullable(UInt32) CODEC(ZSTD(1))"),
             ("battery_full_charge_capacity_mwh", "Nullable(UInt32) CODEC(ZSTD(1))"),
             ("battery_cycle_count", "Nullable(UInt32) CODEC(ZSTD(1))"),
+            # work-from-anywhere fields; m0011 adds them (and startup process versions) to older stores
+            ("join_type", OPT_LC),
+            ("management_type", OPT_LC),
+            ("autopilot_profile", OPT_LC),
+            ("is_cloud_pc", "Nullable(Bool)"),
         ),
     ),
     "inventory": (

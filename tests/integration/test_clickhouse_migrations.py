@@ -19,6 +19,7 @@ DERIVED = {
     "counters",
     "regressions",
     "schema_migrations",
+    "score_history",
 }
 
 
@@ -69,3 +70,42 @@ def test_ttl_and_database_come_from_settings(clickhouse: Backend) -> None:
     assert "FROM other_db.aggregates FINAL" in view
     with pytest.raises(ValueError, match="identifier"):
         MigrationContext(database="x; DROP", raw_ttl_days=1, aggregate_ttl_days=1)
+
+
+def test_m0011_brings_an_older_store_to_the_fresh_columns(clickhouse: Backend) -> None:
+    """A store made before m0011 (census without the WFA fields, 3-element startup processes)
+    gets exactly the columns a fresh store has, in the same positions; old rows read defaults."""
+    from sinks.migrations import m0011_endpoint_analytics as m0011
+    from sinks.migrations.context import MigrationContext
+
+    def columns(db: str, table: str) -> list[tuple[str, str]]:
+        rows = clickhouse.query(
+            "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}"
+            " ORDER BY position",
+            {"db": db, "t": table},
+        )
+        return [(str(n), str(t)) for n, t in rows]
+
+    old = "pre_m0011"
+    clickhouse.execute(f"DROP DATABASE IF EXISTS {old}")
+    clickhouse.execute(f"CREATE DATABASE {old}")
+    for table in ("census", "logon_events"):
+        fresh = columns("fleetpulse", table)
+        keep = [(n, t) for n, t in fresh if n not in m0011.CENSUS_COLUMNS]
+        keep = [(n, t.replace(", version String", "")) for n, t in keep]
+        clickhouse.execute(
+            f"CREATE TABLE {old}.{table} ({', '.join(f'{n} {t}' for n, t in keep)}) "
+            "ENGINE = MergeTree ORDER BY tuple()"
+        )
+    clickhouse.execute(
+        f"INSERT INTO {old}.logon_events (device_id, top_startup_processes) VALUES ('d', [('a.exe', 'P', 5)])"
+    )
+    ctx = MigrationContext(database=old, raw_ttl_days=400, aggregate_ttl_days=800)
+    for statement in m0011.up(ctx):
+        clickhouse.execute(statement)
+    for table in ("census", "logon_events"):
+        assert columns(old, table) == columns("fleetpulse", table), table
+    rows = clickhouse.query(f"SELECT top_startup_processes FROM {old}.logon_events")
+    assert rows == [([("a.exe", "P", 5.0, "")],)]
+    assert columns(old, "score_history")[0] == ("tenant", "LowCardinality(String)")
+    clickhouse.execute(f"DROP DATABASE {old}")

@@ -173,6 +173,7 @@ CASES: list[tuple[str, list[tuple[str, Any]], str, str | None]] = [
     (LOGON, [("data.logonId", "0f3c9a1e6b2d4c8ea7f12d4b6e8a0c13")], "bad_format", "data.logonId"),
     (LOGON, [("data.isFirstLogonForUser", DROP)], "missing_field", "data.isFirstLogonForUser"),
     (LOGON, [("data.topStartupProcesses.0.cpuPercent", 100.5)], "out_of_range", None),
+    (LOGON, [("data.topStartupProcesses.0.version", "v" * 65)], "out_of_range", None),
     (LOGON, [("data.topStartupProcesses", [{"name": "a.exe", "cpuPercent": 1}] * 11)], "out_of_range", None),
     # --- Fleet.Power.Transition ---
     (POWER, [("data.previousBootId", 212)], "invariant_violated", "data.previousBootId"),
@@ -245,6 +246,10 @@ CASES: list[tuple[str, list[tuple[str, Any]], str, str | None]] = [
     (CENSUS, [("data.batteryDesignCapacityMWh", DROP)], "missing_field", "data.batteryDesignCapacityMWh"),
     (CENSUS, [("data.batteryFullChargeCapacityMWh", 68401)], "invariant_violated", None),
     (CENSUS, [("data.hasBattery", DROP)], "missing_field", "data.hasBattery"),
+    (CENSUS, [("data.joinType", "azureAd")], "out_of_range", "data.joinType"),
+    (CENSUS, [("data.managementType", "sccm")], "out_of_range", "data.managementType"),
+    (CENSUS, [("data.autopilotProfile", "yes")], "out_of_range", "data.autopilotProfile"),
+    (CENSUS, [("data.isCloudPc", 0)], "type_error", "data.isCloudPc"),
     # --- Fleet.Inventory.AppAdd ---
     (APPADD, [("data.source", "Store")], "out_of_range", "data.source"),
     (APPADD, [("data.installDate", "2026-03-12")], "invariant_violated", "data.installDate"),
